@@ -1,0 +1,171 @@
+// Package graph stores provgraph's records in Neo4j and implements the domain services'
+// storage interfaces. Every service method is one transaction; Neo4j errors are
+// translated here, by their codes, into provgraph errors.
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
+
+	"provgraph"
+	"provgraph/registry"
+)
+
+// Config locates the database.
+type Config struct {
+	URI      string
+	User     string
+	Password string
+	Database string
+}
+
+// DB is a connection pool to one Neo4j database.
+type DB struct {
+	driver   neo4j.DriverWithContext
+	database string
+}
+
+// Open connects to Neo4j and checks that it answers, waiting at most until ctx ends.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	auth := neo4j.NoAuth()
+	if cfg.User != "" {
+		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
+	}
+	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth, func(c *config.Config) {
+		// Fail fast while the database is away: callers get 503 and retry, rather than
+		// holding connections for the driver's default 30 s of retries.
+		c.MaxTransactionRetryTime = 5 * time.Second
+		c.ConnectionAcquisitionTimeout = 5 * time.Second
+		c.SocketConnectTimeout = 2 * time.Second
+		c.MaxConnectionPoolSize = 100
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
+	}
+	db := &DB{driver: driver, database: cfg.Database}
+	for {
+		err = driver.VerifyConnectivity(ctx)
+		if err == nil {
+			return db, nil
+		}
+		select {
+		case <-ctx.Done():
+			driver.Close(context.Background())
+			return nil, fmt.Errorf("neo4j at %s is not reachable: %w", cfg.URI, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Close releases the pool.
+func (db *DB) Close(ctx context.Context) error { return db.driver.Close(ctx) }
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	_, err := db.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, "RETURN 1", nil)
+		if err != nil {
+			return nil, err
+		}
+		_, err = res.Single(ctx)
+		return nil, err
+	})
+	return err
+}
+
+func (db *DB) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
+	return db.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: db.database, AccessMode: mode})
+}
+
+func (db *DB) write(ctx context.Context, work neo4j.ManagedTransactionWork) (any, error) {
+	s := db.session(ctx, neo4j.AccessModeWrite)
+	defer s.Close(context.WithoutCancel(ctx))
+	v, err := s.ExecuteWrite(ctx, work)
+	return v, translate(err)
+}
+
+func (db *DB) read(ctx context.Context, work neo4j.ManagedTransactionWork) (any, error) {
+	s := db.session(ctx, neo4j.AccessModeRead)
+	defer s.Close(context.WithoutCancel(ctx))
+	v, err := s.ExecuteRead(ctx, work)
+	return v, translate(err)
+}
+
+// translate maps driver errors onto provgraph codes by Neo4j status code, never by text.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var app *provgraph.Error
+	if errors.As(err, &app) {
+		return app
+	}
+	var nerr *neo4j.Neo4jError
+	if errors.As(err, &nerr) {
+		switch {
+		case nerr.Code == "Neo.ClientError.Schema.ConstraintValidationFailed":
+			return provgraph.Wrap(provgraph.Conflict, err, "the record was changed by another request at the same time; retry")
+		case strings.HasPrefix(nerr.Code, "Neo.TransientError.") || nerr.Code == "Neo.ClientError.Cluster.NotALeader":
+			return provgraph.Wrap(provgraph.Unavailable, err, "the database is busy; retry")
+		case nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOut" || nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
+			return provgraph.Wrap(provgraph.Unavailable, err, "the database did not answer in time")
+		}
+		return provgraph.Wrap(provgraph.Internal, err, "database error")
+	}
+	if neo4j.IsConnectivityError(err) || isUnavailable(err) {
+		return provgraph.Wrap(provgraph.Unavailable, err, "the database is unavailable; retry")
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return provgraph.Wrap(provgraph.Unavailable, err, "the request was cancelled or timed out")
+	}
+	return provgraph.Wrap(provgraph.Internal, err, "database error")
+}
+
+func isUnavailable(err error) bool {
+	var limit *neo4j.TransactionExecutionLimit
+	if errors.As(err, &limit) {
+		for _, e := range limit.Errors {
+			if neo4j.IsConnectivityError(e) {
+				return true
+			}
+		}
+		return limit.Cause != "" && len(limit.Errors) == 0
+	}
+	var uerr *neo4j.UsageError
+	return errors.As(err, &uerr) && strings.Contains(strings.ToLower(uerr.Message), "connection")
+}
+
+// Labels from our closed set are written into Cypher text (Neo4j cannot parameterise
+// labels in 5.x); this guard keeps anything else out.
+func label(s string) string {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			panic("graph: not a label: " + s)
+		}
+	}
+	return s
+}
+
+func labels(ls []string) string {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteByte(':')
+		b.WriteString(label(l))
+	}
+	return b.String()
+}
+
+// indexedLabels are the kind labels lists sort and filter on.
+func indexedLabels() []string {
+	var ls []string
+	for _, k := range registry.Kinds() {
+		ls = append(ls, k.Label)
+	}
+	return ls
+}

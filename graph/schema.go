@@ -1,0 +1,89 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"provgraph/registry"
+)
+
+// constraints are created idempotently at start; readiness waits for them.
+func constraints() []string {
+	stmts := []string{
+		"CREATE CONSTRAINT record_id IF NOT EXISTS FOR (r:Record) REQUIRE r.id IS UNIQUE",
+		"CREATE CONSTRAINT revision_id_version IF NOT EXISTS FOR (r:Revision) REQUIRE (r.id, r.version) IS UNIQUE",
+		"CREATE CONSTRAINT user_subject IF NOT EXISTS FOR (u:User) REQUIRE u.subject IS UNIQUE",
+		"CREATE CONSTRAINT idempotency_key IF NOT EXISTS FOR (k:IdempotencyKey) REQUIRE k.key IS UNIQUE",
+		"CREATE CONSTRAINT activity_id IF NOT EXISTS FOR (a:Deletion) REQUIRE a.id IS UNIQUE",
+	}
+	for _, l := range indexedLabels() {
+		for _, p := range []string{"created_at", "updated_at", "name"} {
+			stmts = append(stmts, fmt.Sprintf("CREATE INDEX %s_%s IF NOT EXISTS FOR (n:%s) ON (n.%s)", l, p, label(l), p))
+		}
+		k, _ := kindByLabel(l)
+		for _, f := range k.Filters {
+			stmts = append(stmts, fmt.Sprintf("CREATE INDEX %s_%s IF NOT EXISTS FOR (n:%s) ON (n.%s)", l, f.Param, label(l), f.Param))
+		}
+	}
+	return stmts
+}
+
+// EnsureSchema creates constraints and indexes and waits until they are online.
+func (db *DB) EnsureSchema(ctx context.Context) error {
+	s := db.session(ctx, neo4j.AccessModeWrite)
+	defer s.Close(context.WithoutCancel(ctx))
+	for _, stmt := range constraints() {
+		if _, err := s.Run(ctx, stmt, nil); err != nil {
+			return translate(err)
+		}
+	}
+	res, err := s.Run(ctx, "CALL db.awaitIndexes(120)", nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	return translate(err)
+}
+
+// SchemaReady reports whether every constraint and index is online.
+func (db *DB) SchemaReady(ctx context.Context) (bool, error) {
+	v, err := db.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, `SHOW CONSTRAINTS YIELD name WHERE name IN $names RETURN count(*) AS n`,
+			map[string]any{"names": []string{"record_id", "revision_id_version", "user_subject", "idempotency_key", "activity_id"}})
+		if err != nil {
+			return false, err
+		}
+		rec, err := res.Single(ctx)
+		if err != nil {
+			return false, err
+		}
+		n, _ := rec.Get("n")
+		if n.(int64) != 5 {
+			return false, nil
+		}
+		res, err = tx.Run(ctx, `SHOW INDEXES YIELD state WHERE state <> 'ONLINE' RETURN count(*) AS n`, nil)
+		if err != nil {
+			return false, err
+		}
+		rec, err = res.Single(ctx)
+		if err != nil {
+			return false, err
+		}
+		n, _ = rec.Get("n")
+		return n.(int64) == 0, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+func kindByLabel(l string) (registry.Kind, bool) {
+	for _, k := range registry.Kinds() {
+		if k.Label == l {
+			return k, true
+		}
+	}
+	return registry.Kind{}, false
+}
