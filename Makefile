@@ -1,0 +1,42 @@
+# provgraph: `make run` serves, `make test` checks everything. Both start Neo4j first when
+# nothing answers on its Bolt port.
+SHELL := /bin/bash
+GO ?= go
+NEO4J := scripts/neo4j/neo4j.sh
+PKGS := ./...
+
+.PHONY: run test build neo4j neo4j-stop vet fuzz clean
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/provgraph ./cmd/provgraph
+
+neo4j:
+	@$(NEO4J) start
+
+neo4j-stop:
+	@$(NEO4J) stop
+
+run: build neo4j
+	@mkdir -p var
+	bin/provgraph serve
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test: neo4j vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Short fuzzing of every decoder of user input (the seeds also run in `make test`).
+FUZZTIME ?= 15s
+fuzz:
+	@for target in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
+	  pkg=$$(dirname $$(grep -rl "^func $$target(" --include='*_test.go' . | head -1)); \
+	  echo "fuzz $$pkg $$target"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+clean:
+	rm -rf bin scripts/neo4j/target

@@ -1,0 +1,36 @@
+package provgraph_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyRule keeps DESIGN §1 true: the domain imports neither Neo4j nor HTTP
+// routing, graph and server never import each other, and only cmd/ imports both.
+func TestDependencyRule(t *testing.T) {
+	forbidden := map[string][]string{
+		"provgraph/registry": {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/runs":     {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/prov":     {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/schemas":  {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/graph":    {"provgraph/server", "gorilla/mux"},
+		"provgraph/server":   {"provgraph/graph", "neo4j-go-driver"},
+	}
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "cannot find package") || strings.Contains(string(out), "no Go files") || strings.Contains(string(out), "is not in std") {
+				continue // not written yet
+			}
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, b := range bad {
+				if strings.Contains(dep, b) {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+	}
+}
