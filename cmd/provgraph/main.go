@@ -1,0 +1,249 @@
+// Command provgraph serves the provgraph registry and administers it. This is the only
+// package that wires the domain, the graph store and the HTTP server together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"provgraph/auth"
+	"provgraph/graph"
+	"provgraph/registry"
+	"provgraph/schemas"
+	"provgraph/server"
+)
+
+var version = "dev"
+
+func main() {
+	if err := rootCmd(os.Stdout, os.Stderr, os.Getenv).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "provgraph:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "provgraph",
+		Short:         "A provenance-first registry on Neo4j",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), &cobra.Command{
+		Use: "version", Short: "Print the version",
+		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
+	})
+	return root
+}
+
+func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	var firstToken bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API (configured by PROVGRAPH_* variables)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, bad := envConfig(getenv)
+			bad = append(bad, cfg.Check()...)
+			if len(bad) > 0 {
+				return configError(bad)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			m := &Main{Config: cfg, Logger: newLogger(stderr, cfg.LogLevel), Out: stdout, FirstAdminToken: firstToken}
+			if err := m.Run(ctx); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			m.Logger.Info().Msg("shutting down; finishing requests in flight")
+			return m.Close()
+		},
+	}
+	cmd.Flags().BoolVar(&firstToken, "first-admin-token", true, "create and print an admin token when the token file has none")
+	return cmd
+}
+
+func tokenCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
+	tok := &cobra.Command{Use: "token", Short: "Manage local bearer tokens"}
+	var role, name string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a local token and print it (it is stored hashed and shown only now)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _ := envConfig(getenv)
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = string(r)
+			}
+			token, rec, err := auth.CreateLocalToken(cfg.TokenFile, name, r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", token)
+			fmt.Fprintf(cmd.ErrOrStderr(), "created %s token %q (id %s) in %s\n", rec.Role, rec.Name, rec.ID, cfg.TokenFile)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "reader", "reader, writer or admin")
+	create.Flags().StringVar(&name, "name", "", "a name to recognise the token by")
+	tok.AddCommand(create)
+	return tok
+}
+
+func newLogger(w io.Writer, level string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "provgraph").Logger()
+}
+
+// Main is the running server; the binary and the end-to-end tests share it.
+type Main struct {
+	Config          Config
+	Logger          zerolog.Logger
+	Out             io.Writer
+	FirstAdminToken bool
+
+	// URL is where the server listens, known once Run returns.
+	URL string
+
+	db        *graph.DB
+	http      *http.Server
+	done      chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Run connects to Neo4j, prepares the schema and starts serving in the background.
+func (m *Main) Run(ctx context.Context) error {
+	cfg := m.Config
+	openCtx, cancel := context.WithTimeout(ctx, cfg.Neo4jWait)
+	defer cancel()
+	start := time.Now()
+	db, err := graph.Open(openCtx, graph.Config{URI: cfg.Neo4jURI, User: cfg.Neo4jUser, Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase})
+	if err != nil {
+		return fmt.Errorf("%w (waited %s; start it with `make neo4j`)", err, cfg.Neo4jWait)
+	}
+	m.db = db
+	if err := db.EnsureSchema(openCtx); err != nil {
+		db.Close(context.Background())
+		return fmt.Errorf("neo4j constraints: %w", err)
+	}
+	m.Logger.Info().Str("neo4j", cfg.Neo4jURI).Dur("took", time.Since(start)).Msg("neo4j ready, constraints in place")
+
+	authn, err := m.authenticator(ctx)
+	if err != nil {
+		db.Close(context.Background())
+		return err
+	}
+	sch, err := schemas.Load()
+	if err != nil {
+		db.Close(context.Background())
+		return err
+	}
+	ids := registry.NewIDs(cfg.IDPrefix)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &server.Server{
+		Registry: &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now},
+		Schemas:  sch,
+		Health:   db,
+		Auth:     authn,
+		Logger:   m.Logger,
+		Metrics:  reg,
+		MaxBody:  cfg.MaxBodyBytes,
+		Version:  version,
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		db.Close(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.URL = "http://" + ln.Addr().String()
+	m.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.http.Serve(ln) }()
+	m.Logger.Info().Str("url", m.URL).Msg("serving")
+	fmt.Fprintf(m.Out, "provgraph is serving at %s (API under %s/api/v1, OpenAPI at %s/openapi.json)\n", m.URL, m.URL, m.URL)
+	return nil
+}
+
+// authenticator chains the env admin token, the local token file and OIDC when set.
+func (m *Main) authenticator(ctx context.Context) (auth.Authenticator, error) {
+	cfg := m.Config
+	var chain []auth.Authenticator
+	if cfg.AdminToken != "" {
+		chain = append(chain, auth.Static(cfg.AdminToken, auth.Admin, "env:admin"))
+	}
+	local := auth.LocalTokens(cfg.TokenFile)
+	chain = append(chain, local)
+	if m.FirstAdminToken && cfg.AdminToken == "" {
+		has, err := local.HasAny()
+		if err != nil {
+			return nil, fmt.Errorf("token file %s: %w", cfg.TokenFile, err)
+		}
+		if !has {
+			token, _, err := auth.CreateLocalToken(cfg.TokenFile, "first admin", auth.Admin)
+			if err != nil {
+				return nil, fmt.Errorf("token file %s: %w", cfg.TokenFile, err)
+			}
+			fmt.Fprintf(m.Out, "first use: created an admin token (shown only now; stored hashed in %s):\n  %s\n", cfg.TokenFile, token)
+		}
+	}
+	if cfg.OIDCIssuer != "" {
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim})
+		if err != nil {
+			return nil, fmt.Errorf("oidc: %w", err)
+		}
+		chain = append(chain, oidc)
+	}
+	return auth.Chain(chain...), nil
+}
+
+// Close stops accepting requests, finishes those in flight (up to 30 s) and disconnects.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		errs = append(errs, m.http.Shutdown(ctx))
+		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close(context.Background()))
+	}
+	return errors.Join(errs...)
+}

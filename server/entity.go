@@ -1,0 +1,169 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"provgraph"
+	"provgraph/auth"
+	"provgraph/registry"
+)
+
+var (
+	errNoRoute  = provgraph.Errorf(provgraph.NotFound, "no such route; see /openapi.json")
+	errNoMethod = &provgraph.Error{Code: provgraph.Invalid, Message: "method not allowed on this route", Status: http.StatusMethodNotAllowed}
+)
+
+// idPattern lets ids carry their prefix's slashes in the path.
+const idPattern = "{id:[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*}"
+
+func (s *Server) entityRoutes(k registry.Kind) []route {
+	base := "/api/v1/" + k.Route
+	item := base + "/" + idPattern
+	var filters []string
+	for _, f := range k.Filters {
+		filters = append(filters, f.Param)
+	}
+	return []route{
+		{Method: "POST", Path: base, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusCreated, Query: nil,
+			Summary: "Register a " + k.Name + ". Send Idempotency-Key to make retries safe.", Handler: s.createEntity(k)},
+		{Method: "GET", Path: base, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK,
+			Query:   append([]string{"name", "sort", "page_size", "page_token"}, filters...),
+			Summary: "List current " + k.Route + ", paged and sorted.", Handler: s.listEntities(k)},
+		{Method: "GET", Path: item + "/history", Role: auth.Reader, Tag: k.Route, Status: http.StatusOK,
+			Summary: "Every version of a " + k.Name + ", newest first.", Handler: s.entityHistory(k)},
+		{Method: "GET", Path: item, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK, Query: []string{"version"},
+			Summary: "Fetch a " + k.Name + ": the latest version, or ?version=N.", Handler: s.getEntity(k)},
+		{Method: "PUT", Path: item, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusOK, Query: []string{"reason"},
+			Summary: "Make a new version of a " + k.Name + " (reason required); it WAS_REVISION_OF the previous one.", Handler: s.updateEntity(k)},
+		{Method: "DELETE", Path: item, Role: auth.Writer, Tag: k.Route, Status: http.StatusNoContent, Query: []string{"reason"},
+			Summary: "Invalidate a " + k.Name + " (history kept); refused with 409 while anything depends on it.", Handler: s.deleteEntity(k)},
+	}
+}
+
+func actor(r *http.Request) registry.Actor {
+	p := principal(r.Context())
+	return registry.Actor{Subject: p.Subject, Name: p.Name}
+}
+
+func (s *Server) createEntity(k registry.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		key, err := idempotencyKey(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		rec, err := s.Registry.Create(r.Context(), k, body, actor(r), key)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/api/v1/"+k.Route+"/"+rec.ID)
+		writeJSON(w, http.StatusCreated, rec)
+	}
+}
+
+func (s *Server) updateEntity(k registry.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		rec, err := s.Registry.Update(r.Context(), k, mux.Vars(r)["id"], body, actor(r), r.URL.Query().Get("reason"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
+	}
+}
+
+func (s *Server) getEntity(k registry.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		version := 0
+		if v := r.URL.Query().Get("version"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "version must be a positive whole number",
+					Fields: []provgraph.FieldError{{Path: "version", Message: "must be a positive whole number"}}})
+				return
+			}
+			version = n
+		}
+		rec, err := s.Registry.Get(r.Context(), k, mux.Vars(r)["id"], version)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
+	}
+}
+
+func (s *Server) entityHistory(k registry.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		recs, err := s.Registry.History(r.Context(), k, mux.Vars(r)["id"])
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"versions": recs})
+	}
+}
+
+func (s *Server) listEntities(k registry.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := registry.ParseListQuery(k, r.URL.Query())
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		page, err := s.Registry.List(r.Context(), q)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, page)
+	}
+}
+
+func (s *Server) deleteEntity(k registry.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Registry.Delete(r.Context(), k, mux.Vars(r)["id"], actor(r), r.URL.Query().Get("reason")); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsAny(key, "\x00\r\n") {
+		return "", &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "Idempotency-Key must be at most 255 printable characters",
+			Fields: []provgraph.FieldError{{Path: "Idempotency-Key", Message: "at most 255 printable characters"}}}
+	}
+	return key, nil
+}
+
+func (s *Server) listSchemas(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"schemas": s.Schemas.Names()})
+}
+
+func (s *Server) getSchema(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.Schemas.Raw(mux.Vars(r)["kind"])
+	if !ok {
+		writeError(w, r, provgraph.Errorf(provgraph.NotFound, "no schema named %q", mux.Vars(r)["kind"]))
+		return
+	}
+	w.Header().Set("Content-Type", "application/schema+json")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"provgraph"
+)
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      provgraph.Code         `json:"code"`
+	Message   string                 `json:"message"`
+	Fields    []provgraph.FieldError `json:"fields,omitempty"`
+	RequestID string                 `json:"request_id"`
+}
+
+// status is the one place where error codes become HTTP statuses.
+func status(e *provgraph.Error) int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	switch e.Code {
+	case provgraph.Invalid:
+		return http.StatusUnprocessableEntity
+	case provgraph.NotFound:
+		return http.StatusNotFound
+	case provgraph.Conflict:
+		return http.StatusConflict
+	case provgraph.Unauthorized:
+		return http.StatusUnauthorized
+	case provgraph.Forbidden:
+		return http.StatusForbidden
+	case provgraph.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case provgraph.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with the single error body. Internal errors are logged here, once,
+// and their detail never reaches the caller.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *provgraph.Error
+	if !errors.As(err, &e) {
+		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
+	}
+	code := status(e)
+	log := zerolog.Ctx(r.Context())
+	switch {
+	case code >= 500 && code != http.StatusServiceUnavailable:
+		log.Error().Err(err).Msg("internal error")
+		e = &provgraph.Error{Code: provgraph.Internal, Message: "internal error; quote the request id when reporting it"}
+	case code == http.StatusServiceUnavailable:
+		log.Warn().Err(err).Msg("unavailable")
+		w.Header().Set("Retry-After", "5")
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
+	}
+	writeJSON(w, code, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields, RequestID: requestID(r.Context())}})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"provgraph"
+	"provgraph/auth"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+func requestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// principal is the authenticated caller of a request.
+func principal(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey).(auth.Principal)
+	return p
+}
+
+// withRequestID gives every request an id, taken from X-Request-Id when it is sane, and a
+// logger that writes it on every line.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		log := s.Logger.With().Str("request_id", id).Logger()
+		ctx := context.WithValue(log.WithContext(r.Context()), requestIDKey, id)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// observe logs each request once and records it in the metrics, labelled by route
+// template so that ids do not explode the label space.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				zerolog.Ctx(r.Context()).Error().Interface("panic", v).Msg("handler panicked")
+				if rec.status == 0 {
+					writeError(rec, r, provgraph.Errorf(provgraph.Internal, "panic: %v", v))
+				}
+			}
+			route := "unmatched"
+			if cr := mux.CurrentRoute(r); cr != nil {
+				if t, err := cr.GetPathTemplate(); err == nil {
+					route = t
+				}
+			}
+			elapsed := time.Since(start)
+			code := fmt.Sprint(rec.status)
+			s.metrics.requests.WithLabelValues(r.Method, route, code).Inc()
+			s.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+			zerolog.Ctx(r.Context()).Info().Str("method", r.Method).Str("route", route).
+				Int("status", rec.status).Int("bytes", rec.bytes).Dur("duration", elapsed).
+				Str("subject", principal(r.Context()).Subject).Msg("request")
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	m := metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provgraph_http_requests_total", Help: "HTTP requests by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "provgraph_http_request_duration_seconds", Help: "HTTP request latency by method and route template.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// authorize authenticates the bearer token and checks the route's role.
+func (s *Server) authorize(need auth.Role, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			writeError(w, r, provgraph.Errorf(provgraph.Unauthorized, "send a bearer token: Authorization: Bearer <token>"))
+			return
+		}
+		p, err := s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			if provgraph.ErrorCode(err) == provgraph.Internal {
+				writeError(w, r, err)
+				return
+			}
+			writeError(w, r, provgraph.Errorf(provgraph.Unauthorized, "the bearer token is not valid"))
+			return
+		}
+		if !p.Role.Allows(need) {
+			writeError(w, r, provgraph.Errorf(provgraph.Forbidden, "this needs the %s role; the token has %q", need, p.Role))
+			return
+		}
+		ctx := context.WithValue(r.Context(), principalKey, p)
+		log := zerolog.Ctx(ctx).With().Str("subject", p.Subject).Logger()
+		next(w, r.WithContext(log.WithContext(ctx)))
+	}
+}
+
+// readBody reads a bounded request body.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, s.MaxBody)
+	b, err := io.ReadAll(body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, provgraph.Errorf(provgraph.TooLarge, "the body is larger than %d bytes", s.MaxBody)
+	}
+	if err != nil {
+		return nil, provgraph.Errorf(provgraph.Invalid, "the body could not be read")
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, provgraph.InvalidFields("the body is empty", []provgraph.FieldError{{Path: "", Message: "a JSON object is required"}})
+	}
+	return b, nil
+}

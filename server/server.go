@@ -1,0 +1,111 @@
+// Package server is provgraph's HTTP adapter: routing, authentication, error mapping and
+// encoding. Handlers decode, call one service method and encode; nothing else.
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"provgraph/auth"
+	"provgraph/registry"
+)
+
+// Registry is the entity service the handlers call.
+type Registry interface {
+	Create(ctx context.Context, k registry.Kind, raw []byte, actor registry.Actor, idemKey string) (registry.Record, error)
+	Update(ctx context.Context, k registry.Kind, id string, raw []byte, actor registry.Actor, reason string) (registry.Record, error)
+	Get(ctx context.Context, k registry.Kind, id string, version int) (registry.Record, error)
+	History(ctx context.Context, k registry.Kind, id string) ([]registry.Record, error)
+	List(ctx context.Context, q registry.ListQuery) (registry.Page, error)
+	Delete(ctx context.Context, k registry.Kind, id string, actor registry.Actor, reason string) error
+}
+
+// Schemas serves the JSON Schemas that gate input.
+type Schemas interface {
+	Names() []string
+	Raw(name string) ([]byte, bool)
+}
+
+// Health reports on the database.
+type Health interface {
+	Ping(ctx context.Context) error
+	SchemaReady(ctx context.Context) (bool, error)
+}
+
+// Server holds the HTTP API's dependencies; cmd/provgraph sets every field.
+type Server struct {
+	Registry Registry
+	Schemas  Schemas
+	Health   Health
+	Auth     auth.Authenticator
+	Logger   zerolog.Logger
+	Metrics  *prometheus.Registry
+	MaxBody  int64
+	Version  string
+
+	metrics metrics
+	routes  []route
+}
+
+// route is one entry of the API: the router and the OpenAPI document are both built from
+// this table.
+type route struct {
+	Method  string
+	Path    string // mux template
+	Role    auth.Role
+	Public  bool
+	Summary string
+	Tag     string
+	Handler http.HandlerFunc
+	// Request names a JSON Schema for the body; Query lists query parameters.
+	Request string
+	Query   []string
+	Status  int // success status
+}
+
+// Handler builds the router.
+func (s *Server) Handler() http.Handler {
+	if s.MaxBody <= 0 {
+		s.MaxBody = 1 << 20
+	}
+	s.metrics = newMetrics(s.Metrics)
+	s.routes = s.table()
+	r := mux.NewRouter()
+	// mux does not run middleware for these, so they are wrapped here.
+	r.NotFoundHandler = s.withRequestID(s.observe(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, req, errNoRoute)
+	})))
+	r.MethodNotAllowedHandler = s.withRequestID(s.observe(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, req, errNoMethod)
+	})))
+	r.Use(s.withRequestID, s.observe)
+	for _, rt := range s.routes {
+		h := rt.Handler
+		if !rt.Public {
+			h = s.authorize(rt.Role, h)
+		}
+		r.HandleFunc(rt.Path, h).Methods(rt.Method)
+	}
+	return r
+}
+
+func (s *Server) table() []route {
+	rs := []route{
+		{Method: "GET", Path: "/healthz", Public: true, Summary: "The process is alive.", Tag: "operations", Handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Public: true, Summary: "Neo4j answers and every constraint is in place.", Tag: "operations", Handler: s.readyz},
+		{Method: "GET", Path: "/metrics", Role: auth.Reader, Summary: "Prometheus metrics.", Tag: "operations",
+			Handler: promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}).ServeHTTP},
+		{Method: "GET", Path: "/openapi.json", Role: auth.Reader, Summary: "This document.", Tag: "operations", Handler: s.openapi},
+		{Method: "GET", Path: "/api/v1/schemas", Role: auth.Reader, Summary: "Names of the JSON Schemas that gate input.", Tag: "schemas", Handler: s.listSchemas},
+		{Method: "GET", Path: "/api/v1/schemas/{kind}", Role: auth.Reader, Summary: "One JSON Schema (draft 2020-12).", Tag: "schemas", Handler: s.getSchema},
+	}
+	for _, k := range registry.Kinds() {
+		rs = append(rs, s.entityRoutes(k)...)
+	}
+	return rs
+}
