@@ -151,7 +151,10 @@ func TestDeleteRacesReferencingCreate(t *testing.T) {
 		var wg sync.WaitGroup
 		var delErr, createErr error
 		wg.Add(2)
-		go func() { defer wg.Done(); delErr = svc.Delete(context.Background(), kind(t, "organisations"), org.ID, actor, "race") }()
+		go func() {
+			defer wg.Done()
+			delErr = svc.Delete(context.Background(), kind(t, "organisations"), org.ID, actor, "race")
+		}()
 		go func() {
 			defer wg.Done()
 			_, createErr = svc.Create(context.Background(), kind(t, "datasets"), []byte(datasetDoc("racer", org.ID)), actor, "")
