@@ -24,6 +24,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	principalKey
+	subjectSlotKey
 )
 
 func requestID(ctx context.Context) string {
@@ -100,6 +101,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		// authorize runs further in and fills this, so the access line names the caller.
+		subject := new(string)
+		r = r.WithContext(context.WithValue(r.Context(), subjectSlotKey, subject))
 		defer func() {
 			if v := recover(); v != nil {
 				zerolog.Ctx(r.Context()).Error().Interface("panic", v).Msg("handler panicked")
@@ -119,7 +123,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
 			zerolog.Ctx(r.Context()).Info().Str("method", r.Method).Str("route", route).
 				Int("status", rec.status).Int("bytes", rec.bytes).Dur("duration", elapsed).
-				Str("subject", principal(r.Context()).Subject).Msg("request")
+				Str("subject", *subject).Msg("request")
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -165,6 +169,9 @@ func (s *Server) authorize(need auth.Role, next http.HandlerFunc) http.HandlerFu
 		if !p.Role.Allows(need) {
 			writeError(w, r, provgraph.Errorf(provgraph.Forbidden, "this needs the %s role; the token has %q", need, p.Role))
 			return
+		}
+		if slot, ok := r.Context().Value(subjectSlotKey).(*string); ok {
+			*slot = p.Subject
 		}
 		ctx := context.WithValue(r.Context(), principalKey, p)
 		log := zerolog.Ctx(ctx).With().Str("subject", p.Subject).Logger()

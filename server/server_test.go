@@ -237,3 +237,22 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 		t.Fatalf("metrics not labelled by template:\n%s", body)
 	}
 }
+
+func TestAccessLogNamesRequestAndCaller(t *testing.T) {
+	var buf strings.Builder
+	s, _ := mustServer(t, fakeRegistry{}, fakeHealth{})
+	s.Logger = zerolog.New(&buf)
+	s.Metrics = prometheus.NewRegistry()
+	h := s.Handler()
+	w := do(h, "GET", "/api/v1/studies", readerToken, "")
+	var line map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(buf.String())), &line); err != nil {
+		t.Fatalf("log %q: %v", buf.String(), err)
+	}
+	if line["request_id"] != w.Header().Get("X-Request-Id") || line["subject"] != "t:reader" || line["route"] != "/api/v1/studies" {
+		t.Fatalf("access line %v", line)
+	}
+	if strings.Contains(buf.String(), readerToken) {
+		t.Fatal("token in the log")
+	}
+}

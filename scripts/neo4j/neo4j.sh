@@ -21,7 +21,7 @@ build() {
     return
   fi
   echo "neo4j: building the launcher with Maven (first time downloads Neo4j 5.26 from Maven Central)..." >&2
-  (cd "$here" && mvn -B -q -DskipTests package)
+  (cd "$here" && mvn -B -q -Dstyle.color=never -DskipTests package)
 }
 
 running_pid() {
