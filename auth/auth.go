@@ -1,12 +1,10 @@
 // Package auth authenticates bearer tokens: a static token from the environment, local
-// tokens kept hashed in a file, and OIDC JWTs checked against a JWKS. It knows nothing of
-// HTTP handlers; the server wraps it.
+// tokens kept as digests in a file, and OIDC JWTs checked against the issuer's JWKS. It
+// knows nothing of HTTP; the server wraps it in middleware.
 package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"strings"
 
 	"provgraph"
@@ -21,13 +19,15 @@ const (
 	Admin  Role = "admin"
 )
 
+// rank orders the roles; a role missing here (including "") ranks 0 and allows nothing.
 var rank = map[Role]int{Reader: 1, Writer: 2, Admin: 3}
 
-// ParseRole accepts reader, writer or admin.
+// ParseRole accepts reader, writer or admin, in any case.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	if rank[r] == 0 {
-		return "", provgraph.InvalidFields("unknown role", []provgraph.FieldError{{Path: "role", Message: "must be reader, writer or admin"}})
+		return "", provgraph.InvalidFields("unknown role",
+			[]provgraph.FieldError{{Path: "role", Message: "must be reader, writer or admin"}})
 	}
 	return r, nil
 }
@@ -37,69 +37,59 @@ func (r Role) Allows(need Role) bool {
 	return rank[r] > 0 && rank[need] > 0 && rank[r] >= rank[need]
 }
 
-// Principal is an authenticated caller.
+// Principal is an authenticated caller. Subject is stable and unique across the token
+// sources ("local:<id>", "env:admin", "oidc:<sub>"); it is recorded as the provenance agent.
 type Principal struct {
 	Subject string
 	Name    string
 	Role    Role
 }
 
-// Authenticator turns a bearer token into a principal.
+// Authenticator turns a bearer token into a principal. A token it does not accept is an
+// Unauthorized error; anything else (an unreadable token file) is not the caller's fault.
 type Authenticator interface {
 	Authenticate(ctx context.Context, bearer string) (Principal, error)
 }
 
-// recogniser lets Chain skip authenticators that cannot own a token, so a local token is
-// never sent to OIDC and a JWT never compared with the local file.
-type recogniser interface {
+// Recogniser is implemented by authenticators that can tell their own tokens apart. Chain
+// hands a token to the first one that recognises it and to no other.
+type Recogniser interface {
 	Recognises(bearer string) bool
 }
 
-var errBadToken = provgraph.Errorf(provgraph.Unauthorized, "the bearer token is not valid")
+// maxBearer bounds the work done for one header; real JWTs are a few KiB at most.
+const maxBearer = 16 << 10
 
-// Chain tries each authenticator that recognises the token; the first success wins.
+func errBadToken() error {
+	return provgraph.Errorf(provgraph.Unauthorized, "the bearer token is not valid")
+}
+
+// Chain combines authenticators. The first Recogniser that recognises the token decides,
+// so a local token is never sent to OIDC and a JWT is never compared with the token file.
+// An authenticator that is not a Recogniser is asked in turn, and its Unauthorized means
+// "not mine". A token nobody accepts is Unauthorized.
 func Chain(as ...Authenticator) Authenticator { return chain(as) }
 
 type chain []Authenticator
 
 func (c chain) Authenticate(ctx context.Context, bearer string) (Principal, error) {
-	if bearer == "" || len(bearer) > 16<<10 {
-		return Principal{}, errBadToken
+	if bearer == "" || len(bearer) > maxBearer {
+		return Principal{}, errBadToken()
 	}
-	var last error = errBadToken
 	for _, a := range c {
-		if r, ok := a.(recogniser); ok && !r.Recognises(bearer) {
-			continue
+		if r, ok := a.(Recogniser); ok {
+			if !r.Recognises(bearer) {
+				continue
+			}
+			return a.Authenticate(ctx, bearer)
 		}
 		p, err := a.Authenticate(ctx, bearer)
-		if err == nil {
-			return p, nil
-		}
-		if provgraph.ErrorCode(err) != provgraph.Unauthorized {
-			last = err
+		if err == nil || provgraph.ErrorCode(err) != provgraph.Unauthorized {
+			return p, err
 		}
 	}
-	return Principal{}, last
+	return Principal{}, errBadToken()
 }
 
+// isJWT is the shape of a compact JWS: three segments.
 func isJWT(s string) bool { return strings.Count(s, ".") == 2 }
-
-// Static is one fixed token, e.g. PROVGRAPH_ADMIN_TOKEN.
-func Static(token string, role Role, subject string) Authenticator {
-	return static{digest: sha256.Sum256([]byte(token)), p: Principal{Subject: subject, Name: subject, Role: role}}
-}
-
-type static struct {
-	digest [32]byte
-	p      Principal
-}
-
-func (s static) Recognises(bearer string) bool { return !isJWT(bearer) }
-
-func (s static) Authenticate(_ context.Context, bearer string) (Principal, error) {
-	d := sha256.Sum256([]byte(bearer))
-	if subtle.ConstantTimeCompare(d[:], s.digest[:]) == 1 {
-		return s.p, nil
-	}
-	return Principal{}, errBadToken
-}

@@ -9,53 +9,72 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"provgraph"
 )
 
-// TokenRecord is one local token as stored: never the token itself, only its digest.
+// localPrefix starts every local token, so Chain can route it without trying OIDC.
+const localPrefix = "pgt_"
+
+// TokenRecord describes one local token. The file also holds its SHA-256 digest, never
+// the token itself.
 type TokenRecord struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Role      Role      `json:"role"`
-	SHA256    string    `json:"sha256"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
-type tokenFile struct {
-	Tokens []TokenRecord `json:"tokens"`
+// storedToken is a TokenRecord as written to the file.
+type storedToken struct {
+	TokenRecord
+	SHA256 string `json:"sha256"`
 }
 
-const localPrefix = "pgt_"
+type tokenFile struct {
+	Tokens []storedToken `json:"tokens"`
+}
 
-// CreateLocalToken adds a token to the file and returns it; it is shown only now. Local
-// tokens carry 256 random bits, so an unsalted SHA-256 digest is enough at rest.
-func CreateLocalToken(path, name string, role Role) (string, TokenRecord, error) {
-	if _, err := ParseRole(string(role)); err != nil {
+const maxTokenName = 200
+
+// CreateLocalToken adds a token to the file at path and returns it; it is shown only now.
+// The token carries 256 random bits, so an unsalted SHA-256 digest is safe at rest and
+// cheap to check on every request. Writers in any process are serialised by a lock file,
+// and the file is replaced atomically, so readers never see half a file.
+func CreateLocalToken(path, name string, role Role) (token string, rec TokenRecord, err error) {
+	role, err = ParseRole(string(role))
+	if err != nil {
 		return "", TokenRecord{}, err
+	}
+	name = strings.TrimSpace(name)
+	if len(name) > maxTokenName {
+		return "", TokenRecord{}, provgraph.InvalidFields("the token name is too long",
+			[]provgraph.FieldError{{Path: "name", Message: "at most 200 bytes"}})
 	}
 	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return "", TokenRecord{}, err
-	}
-	id := make([]byte, 6)
-	if _, err := rand.Read(id); err != nil {
-		return "", TokenRecord{}, err
-	}
-	token := localPrefix + base64.RawURLEncoding.EncodeToString(secret)
+	rand.Read(secret) // never fails (crypto/rand, Go 1.24+)
+	token = localPrefix + base64.RawURLEncoding.EncodeToString(secret)
 	digest := sha256.Sum256([]byte(token))
-	rec := TokenRecord{ID: hex.EncodeToString(id), Name: name, Role: role, SHA256: hex.EncodeToString(digest[:]), CreatedAt: time.Now().UTC()}
-	err := withLock(path, func() error {
+	rec = TokenRecord{Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+
+	err = withLock(path, func() error {
 		f, err := readTokenFile(path)
 		if err != nil {
 			return err
 		}
-		f.Tokens = append(f.Tokens, rec)
+		for rec.ID == "" || slices.ContainsFunc(f.Tokens, func(t storedToken) bool { return t.ID == rec.ID }) {
+			rec.ID = randomID()
+		}
+		f.Tokens = append(f.Tokens, storedToken{TokenRecord: rec, SHA256: hex.EncodeToString(digest[:])})
 		return writeTokenFile(path, f)
 	})
 	if err != nil {
@@ -64,150 +83,205 @@ func CreateLocalToken(path, name string, role Role) (string, TokenRecord, error)
 	return token, rec, nil
 }
 
-// ListLocalTokens lists the stored tokens (digests included: they are not secrets).
-func ListLocalTokens(path string) ([]TokenRecord, error) {
-	f, err := readTokenFile(path)
-	return f.Tokens, err
+func randomID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
-// withLock serialises writers across processes with flock on a sibling lock file.
+// ListLocalTokens lists the tokens in the file, without their digests. A missing file
+// holds none.
+func ListLocalTokens(path string) ([]TokenRecord, error) {
+	f, err := readTokenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]TokenRecord, len(f.Tokens))
+	for i, t := range f.Tokens {
+		recs[i] = t.TokenRecord
+	}
+	return recs, nil
+}
+
+// withLock runs fn holding an exclusive flock on path+".lock". flock locks belong to the
+// open file, so goroutines of one process exclude each other as well as processes do. The
+// lock file is never removed: removing it would let two writers lock different files.
 func withLock(path string, fn func() error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
+		return fileError(err)
 	}
 	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return err
+		return fileError(err)
 	}
-	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+	defer lf.Close() // closing releases the lock
+	for {
+		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
 	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	if err != nil {
+		return fileError(err)
+	}
 	return fn()
 }
 
+func fileError(err error) error {
+	return provgraph.Wrap(provgraph.Internal, err, "the token file could not be used")
+}
+
 func readTokenFile(path string) (tokenFile, error) {
-	var f tokenFile
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return f, nil
+		return tokenFile{}, nil
 	}
 	if err != nil {
-		return f, err
+		return tokenFile{}, fileError(err)
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return f, fmt.Errorf("token file %s is not valid JSON: %w", path, err)
-	}
-	return f, nil
+	defer f.Close()
+	return decodeTokenFile(f)
 }
 
-func writeTokenFile(path string, f tokenFile) error {
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
+func decodeTokenFile(r io.Reader) (tokenFile, error) {
+	var tf tokenFile
+	if err := json.NewDecoder(r).Decode(&tf); err != nil && !errors.Is(err, io.EOF) {
+		return tokenFile{}, provgraph.Wrap(provgraph.Internal, err, "the token file is not valid JSON")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokens-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return tf, nil
 }
 
-// LocalStore authenticates against the token file, reloading it when it changes so that
-// a token created while the server runs works at once.
+// writeTokenFile replaces path by a fully written, synced temporary file, so a crash
+// leaves either the old file or the new one.
+func writeTokenFile(path string, tf tokenFile) error {
+	b, err := json.MarshalIndent(tf, "", "  ")
+	if err != nil {
+		return fileError(err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*") // created 0600
+	if err != nil {
+		return fileError(err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	_, err = tmp.Write(append(b, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fileError(err)
+	}
+	// Make the rename itself durable.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// LocalStore authenticates local tokens against the file. It rereads the file whenever
+// it is replaced or changes size or mtime, so a token created by the CLI while the server
+// runs works at once, and one removed by hand stops working at once.
 type LocalStore struct {
-	path    string
+	path string
+
 	mu      sync.Mutex
-	modTime time.Time
-	size    int64
-	loaded  bool
+	info    fs.FileInfo // of the loaded file; nil when none was loaded
 	tokens  []TokenRecord
-	digests [][32]byte
+	digests [][sha256.Size]byte
 }
 
-// LocalTokens returns the store for path; a missing file holds no tokens.
+var _ Recogniser = (*LocalStore)(nil)
+
+// LocalTokens returns the store for the file at path; a missing file holds no tokens.
 func LocalTokens(path string) *LocalStore { return &LocalStore{path: path} }
 
 // Recognises local tokens by their prefix.
 func (s *LocalStore) Recognises(bearer string) bool {
-	return len(bearer) > len(localPrefix) && bearer[:len(localPrefix)] == localPrefix
+	return len(bearer) > len(localPrefix) && strings.HasPrefix(bearer, localPrefix)
 }
 
 // HasAny reports whether the file holds any token.
 func (s *LocalStore) HasAny() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.reload(); err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return len(s.tokens) > 0, nil
 }
 
-func (s *LocalStore) reload() error {
-	st, err := os.Stat(s.path)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if errors.Is(err, fs.ErrNotExist) {
-		s.tokens, s.digests, s.loaded = nil, nil, true
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if s.loaded && st.ModTime().Equal(s.modTime) && st.Size() == s.size {
-		return nil
-	}
-	f, err := readTokenFile(s.path)
-	if err != nil {
-		return err
-	}
-	digests := make([][32]byte, 0, len(f.Tokens))
-	for _, t := range f.Tokens {
-		var d [32]byte
-		if b, err := hex.DecodeString(t.SHA256); err == nil && len(b) == 32 {
-			copy(d[:], b)
-		}
-		digests = append(digests, d)
-	}
-	s.tokens, s.digests, s.modTime, s.size, s.loaded = f.Tokens, digests, st.ModTime(), st.Size(), true
-	return nil
-}
-
-// Authenticate compares the token's digest with every stored digest, without stopping
-// at a match, so timing says nothing about which entry matched.
+// Authenticate compares the token's digest with every stored digest and selects the
+// match without branching, so the timing says nothing about whether or where it matched.
 func (s *LocalStore) Authenticate(_ context.Context, bearer string) (Principal, error) {
-	if err := s.reload(); err != nil {
-		return Principal{}, err
-	}
 	d := sha256.Sum256([]byte(bearer))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.reload(); err != nil {
+		return Principal{}, err
+	}
 	match := -1
 	for i := range s.digests {
-		if subtle.ConstantTimeCompare(d[:], s.digests[i][:]) == 1 {
-			match = i
-		}
+		eq := subtle.ConstantTimeCompare(d[:], s.digests[i][:])
+		match = subtle.ConstantTimeSelect(eq, i, match)
 	}
 	if match < 0 {
-		return Principal{}, errBadToken
+		return Principal{}, errBadToken()
 	}
 	t := s.tokens[match]
 	return Principal{Subject: "local:" + t.ID, Name: t.Name, Role: t.Role}, nil
+}
+
+// reload rereads the file if it is not the one loaded. The file is only ever replaced by
+// rename, so a new inode is the reliable signal; size and mtime catch edits in place.
+// The caller holds s.mu.
+func (s *LocalStore) reload() error {
+	f, err := os.Open(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.info, s.tokens, s.digests = nil, nil, nil
+		return nil
+	}
+	if err != nil {
+		return fileError(err)
+	}
+	defer f.Close()
+	// Stat the open file, not the path, so the contents read match the info kept.
+	st, err := f.Stat()
+	if err != nil {
+		return fileError(err)
+	}
+	if s.info != nil && os.SameFile(s.info, st) && st.Size() == s.info.Size() && st.ModTime().Equal(s.info.ModTime()) {
+		return nil
+	}
+	tf, err := decodeTokenFile(f)
+	if err != nil {
+		// Fail closed: serving the previous contents could keep a revoked token alive.
+		return err
+	}
+	tokens := make([]TokenRecord, 0, len(tf.Tokens))
+	digests := make([][sha256.Size]byte, 0, len(tf.Tokens))
+	for _, t := range tf.Tokens {
+		var d [sha256.Size]byte
+		if len(t.SHA256) != hex.EncodedLen(sha256.Size) {
+			continue // a damaged entry matches nothing
+		}
+		if _, err := hex.Decode(d[:], []byte(t.SHA256)); err != nil {
+			continue // a damaged entry matches nothing
+		}
+		if r, err := ParseRole(string(t.Role)); err == nil {
+			t.Role = r
+		} else {
+			t.Role = "" // authenticates, but allows nothing
+		}
+		tokens = append(tokens, t.TokenRecord)
+		digests = append(digests, d)
+	}
+	s.info, s.tokens, s.digests = st, tokens, digests
+	return nil
 }

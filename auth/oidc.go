@@ -2,59 +2,125 @@ package auth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
-	"slices"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"provgraph"
 )
 
 // OIDCConfig says which JWTs to accept.
 type OIDCConfig struct {
-	Issuer     string
-	Audience   string
-	JWKSURL    string
-	Algorithms []string      // default RS256, ES256
+	Issuer     string        // must equal the iss claim
+	Audience   string        // must be among the aud claim
+	JWKSURL    string        // the issuer's public keys
+	Algorithms []string      // default RS256, ES256; asymmetric algorithms only
 	RolesClaim string        // default "roles"; a dotted path reaches into objects
-	Leeway     time.Duration // default 30s
-	HTTPClient *http.Client
+	Leeway     time.Duration // clock skew allowed on exp, nbf and iat; default 30s
+	HTTPClient *http.Client  // for the JWKS; default one with a 10s timeout
 }
 
-// OIDC validates JWTs against the issuer's JWKS.
+// asymmetric lists the algorithms an allow-list may name, each with the public keys it
+// may be verified with. HS* and none are absent on purpose: with a public JWKS, an HMAC
+// "secret" would be public, and none is no signature at all.
+var asymmetric = map[string]func(key any) bool{
+	"RS256": isRSA, "RS384": isRSA, "RS512": isRSA,
+	"PS256": isRSA, "PS384": isRSA, "PS512": isRSA,
+	"ES256": isCurve(elliptic.P256()), "ES384": isCurve(elliptic.P384()), "ES512": isCurve(elliptic.P521()),
+	"EdDSA": isEd25519,
+}
+
+func isRSA(key any) bool {
+	k, ok := key.(*rsa.PublicKey)
+	return ok && k.N.BitLen() >= 2048
+}
+
+func isCurve(c elliptic.Curve) func(any) bool {
+	return func(key any) bool {
+		k, ok := key.(*ecdsa.PublicKey)
+		return ok && k.Curve == c
+	}
+}
+
+func isEd25519(key any) bool {
+	_, ok := key.(ed25519.PublicKey)
+	return ok
+}
+
+const (
+	// refreshAfter bounds how long a key removed from the JWKS stays trusted.
+	refreshAfter = 15 * time.Minute
+	// minRefetch bounds how often unknown key ids make us fetch the JWKS, so a flood of
+	// forged tokens cannot become a flood of requests to the issuer.
+	minRefetch = 30 * time.Second
+	// maxJWKS bounds the JWKS response; real ones are a few KiB.
+	maxJWKS = 1 << 20
+)
+
+// OIDC validates JWTs signed by the configured issuer.
 type OIDC struct {
-	cfg OIDCConfig
+	cfg        OIDCConfig
+	algs       map[string]jwa.SignatureAlgorithm
+	minRefetch time.Duration
 
-	mu        sync.Mutex
-	keys      jwk.Set
-	fetchedAt time.Time
+	fetchMu sync.Mutex // one JWKS fetch at a time
+	mu      sync.Mutex // guards the fields below
+	keys    []publicKey
+	fetched time.Time // last successful fetch
+	tried   time.Time // last attempt
 }
 
-// minRefetch bounds how often an unknown key id makes us fetch the JWKS again, so a
-// flood of forged tokens cannot turn into a flood of requests to the issuer.
-const minRefetch = 30 * time.Second
+var _ Recogniser = (*OIDC)(nil)
 
-// NewOIDC fetches the JWKS once so a wrong URL fails at start, not at the first request.
+type publicKey struct {
+	kid string
+	alg string // the JWK's alg; "" when it names none
+	key any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+}
+
+// NewOIDC checks cfg and fetches the JWKS once, so a wrong URL fails at start rather than
+// at the first request.
 func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
+	invalid := func(format string, args ...any) error {
+		return provgraph.Errorf(provgraph.Invalid, "oidc: "+format, args...)
+	}
 	if cfg.Issuer == "" || cfg.Audience == "" || cfg.JWKSURL == "" {
-		return nil, fmt.Errorf("oidc needs an issuer, an audience and a JWKS URL")
+		return nil, invalid("an issuer, an audience and a JWKS URL are all required")
+	}
+	if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, invalid("the JWKS URL %q is not an http(s) URL", cfg.JWKSURL)
 	}
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = []string{"RS256", "ES256"}
 	}
-	for _, a := range cfg.Algorithms {
-		if a == "none" || strings.HasPrefix(a, "HS") {
-			return nil, fmt.Errorf("oidc algorithm %q is not allowed: only asymmetric signatures", a)
+	algs := make(map[string]jwa.SignatureAlgorithm, len(cfg.Algorithms))
+	for _, name := range cfg.Algorithms {
+		alg, known := jwa.LookupSignatureAlgorithm(name)
+		if asymmetric[name] == nil || !known {
+			return nil, invalid("algorithm %q is not allowed; use asymmetric ones such as RS256 or ES256", name)
 		}
+		algs[name] = alg
 	}
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "roles"
+	}
+	if cfg.Leeway < 0 {
+		return nil, invalid("the leeway must not be negative")
 	}
 	if cfg.Leeway == 0 {
 		cfg.Leeway = 30 * time.Second
@@ -62,101 +128,228 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	o := &OIDC{cfg: cfg}
-	if _, err := o.keySet(ctx, true); err != nil {
-		return nil, err
+	o := &OIDC{cfg: cfg, algs: algs, minRefetch: minRefetch}
+	keys, err := o.fetch(ctx)
+	if err != nil {
+		return nil, provgraph.Wrap(provgraph.Unavailable, err, "oidc: the JWKS could not be loaded")
 	}
+	now := time.Now()
+	o.keys, o.fetched, o.tried = keys, now, now
 	return o, nil
 }
 
-// Recognises JWTs.
+// Recognises JWTs in compact form.
 func (o *OIDC) Recognises(bearer string) bool { return isJWT(bearer) }
 
-func (o *OIDC) keySet(ctx context.Context, refresh bool) (jwk.Set, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.keys != nil && (!refresh || time.Since(o.fetchedAt) < minRefetch) {
-		return o.keys, nil
-	}
-	set, err := jwk.Fetch(ctx, o.cfg.JWKSURL, jwk.WithHTTPClient(o.cfg.HTTPClient))
-	if err != nil {
-		if o.keys != nil {
-			return o.keys, nil
-		}
-		return nil, fmt.Errorf("fetch JWKS %s: %w", o.cfg.JWKSURL, err)
-	}
-	o.keys, o.fetchedAt = set, time.Now()
-	return set, nil
-}
-
-type header struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-}
-
-// Authenticate checks the algorithm against the allow-list before any key is touched,
-// then the signature, issuer, audience and times.
+// Authenticate verifies the signature with a JWKS key chosen by the header's kid, for an
+// algorithm on the allow-list and of that key's type; then the issuer, audience and
+// times. Keys embedded in the token (jwk, jku, x5u headers) are never used.
 func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, error) {
-	h, ok := parseHeader(bearer)
-	if !ok || !slices.Contains(o.cfg.Algorithms, h.Alg) {
-		return Principal{}, errBadToken
+	if !canonicalJWS(bearer) {
+		return Principal{}, errBadToken()
 	}
-	set, err := o.keySet(ctx, false)
-	if err != nil {
-		return Principal{}, errBadToken
+	payload, err := jws.Verify([]byte(bearer),
+		jws.WithCompact(),
+		jws.WithKeyProvider(jws.KeyProviderFunc(o.fetchKeys)),
+		jws.WithCritValidation(true),
+		jws.WithContext(ctx),
+	)
+	// A nested token would be a second layer to verify; issuers do not send those.
+	if err != nil || !strings.HasPrefix(string(payload), "{") {
+		return Principal{}, errBadToken()
 	}
-	if _, found := set.LookupKeyID(h.Kid); !found && h.Kid != "" {
-		if set, err = o.keySet(ctx, true); err != nil {
-			return Principal{}, errBadToken
-		}
-	}
-	tok, err := jwt.Parse([]byte(bearer),
-		jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
+	tok, err := jwt.Parse(payload,
+		jwt.WithVerify(false), // verified above, with crit checking jwt.Parse cannot do
 		jwt.WithValidate(true),
 		jwt.WithIssuer(o.cfg.Issuer),
 		jwt.WithAudience(o.cfg.Audience),
 		jwt.WithAcceptableSkew(o.cfg.Leeway),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithRequiredClaim(jwt.SubjectKey),
 	)
 	if err != nil {
-		return Principal{}, errBadToken
+		return Principal{}, errBadToken()
 	}
-	sub, _ := tok.Subject()
-	if sub == "" {
-		return Principal{}, errBadToken
+	sub, ok := tok.Subject()
+	if !ok || sub == "" {
+		return Principal{}, errBadToken()
 	}
 	var claims map[string]any
-	if b, err := json.Marshal(tok); err == nil {
-		_ = json.Unmarshal(b, &claims)
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return Principal{}, errBadToken()
 	}
-	name, _ := claims["name"].(string)
-	if name == "" {
-		name, _ = claims["preferred_username"].(string)
+	name := sub
+	for _, c := range []string{"name", "preferred_username", "email"} {
+		if s, _ := claims[c].(string); s != "" {
+			name = s
+			break
+		}
 	}
-	if name == "" {
-		name = sub
-	}
-	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(lookup(claims, o.cfg.RolesClaim))}, nil
+	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(claim(claims, o.cfg.RolesClaim))}, nil
 }
 
-func parseHeader(token string) (header, bool) {
-	seg, _, ok := strings.Cut(token, ".")
+// canonicalJWS admits only the compact form with canonical base64url segments, so a
+// token has exactly one spelling: no padding, whitespace or stray trailing bits.
+func canonicalJWS(s string) bool {
+	if len(s) > maxBearer || !isJWT(s) {
+		return false
+	}
+	for i, seg := range strings.Split(s, ".") {
+		if seg == "" && i < 2 {
+			return false
+		}
+		for _, c := range []byte(seg) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(seg); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// fetchKeys is the jws.KeyProvider: the algorithm comes from the protected header, is
+// checked against the allow-list, and is only ever paired with keys it fits.
+func (o *OIDC) fetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+	h := sig.ProtectedHeaders()
+	if h == nil {
+		return fmt.Errorf("no protected header")
+	}
+	hAlg, _ := h.Algorithm()
+	alg, ok := o.algs[hAlg.String()]
 	if !ok {
-		return header{}, false
+		return fmt.Errorf("algorithm not allowed")
 	}
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return header{}, false
+	kid, _ := h.KeyID()
+	keys := o.keysFor(ctx, kid, alg.String())
+	if len(keys) == 0 {
+		return fmt.Errorf("no key for the token")
 	}
-	var h header
-	if json.Unmarshal(b, &h) != nil {
-		return header{}, false
+	for _, k := range keys {
+		sink.Key(alg, k)
 	}
-	return h, true
+	return nil
 }
 
-func lookup(claims map[string]any, path string) any {
+// keysFor returns the keys that may verify a token with kid and alg (any kid when the
+// token names none), refreshing the JWKS when it is old or does not know kid.
+func (o *OIDC) keysFor(ctx context.Context, kid, alg string) []any {
+	o.mu.Lock()
+	stale := time.Since(o.fetched) > refreshAfter
+	o.mu.Unlock()
+	if stale {
+		o.refresh(ctx)
+	}
+	keys := o.match(kid, alg)
+	if len(keys) == 0 && kid != "" {
+		o.refresh(ctx) // the issuer may have rotated its keys
+		keys = o.match(kid, alg)
+	}
+	return keys
+}
+
+func (o *OIDC) match(kid, alg string) []any {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var keys []any
+	for _, k := range o.keys {
+		if (kid == "" || k.kid == kid) && (k.alg == "" || k.alg == alg) && asymmetric[alg](k.key) {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
+}
+
+// refresh fetches the JWKS unless a fetch was tried within minRefetch. On failure the
+// keys already held stay in use: an issuer outage should not log everyone out.
+func (o *OIDC) refresh(ctx context.Context) {
+	o.fetchMu.Lock()
+	defer o.fetchMu.Unlock()
+	o.mu.Lock()
+	recent := time.Since(o.tried) < o.minRefetch
+	if !recent {
+		o.tried = time.Now()
+	}
+	o.mu.Unlock()
+	if recent {
+		return
+	}
+	keys, err := o.fetch(ctx)
+	if err != nil {
+		return
+	}
+	o.mu.Lock()
+	o.keys, o.fetched = keys, time.Now()
+	o.mu.Unlock()
+}
+
+// fetch reads the JWKS and keeps the public signing keys of the algorithms we support.
+func (o *OIDC) fetch(ctx context.Context) ([]publicKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.cfg.JWKSURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := o.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", o.cfg.JWKSURL, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKS+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxJWKS {
+		return nil, fmt.Errorf("GET %s: the JWKS is larger than %d bytes", o.cfg.JWKSURL, maxJWKS)
+	}
+	set, err := jwk.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", o.cfg.JWKSURL, err)
+	}
+	var keys []publicKey
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		if _, unsupported := k.(jwk.UnsupportedKey); unsupported || k == nil {
+			continue
+		}
+		if use, ok := k.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
+			continue
+		}
+		raw, err := jwk.PublicRawKeyOf(k)
+		if err != nil {
+			continue
+		}
+		if !isRSA(raw) && !isEd25519(raw) {
+			if _, ok := raw.(*ecdsa.PublicKey); !ok {
+				continue // symmetric or too weak
+			}
+		}
+		pk := publicKey{key: raw}
+		pk.kid, _ = k.KeyID()
+		if a, ok := k.Algorithm(); ok {
+			pk.alg = a.String()
+		}
+		keys = append(keys, pk)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("GET %s: the JWKS holds no usable signing key", o.cfg.JWKSURL)
+	}
+	return keys, nil
+}
+
+// claim finds the roles claim: a literal name first (namespaced claims such as
+// "https://example.org/roles" contain dots), then a dotted path through objects.
+func claim(claims map[string]any, path string) any {
+	if v, ok := claims[path]; ok {
+		return v
+	}
 	var v any = claims
-	for _, part := range strings.Split(path, ".") {
+	for part := range strings.SplitSeq(path, ".") {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return nil
@@ -166,7 +359,8 @@ func lookup(claims map[string]any, path string) any {
 	return v
 }
 
-// highestRole picks the strongest known role among the claim's values.
+// highestRole picks the strongest known role in a string (space-separated names) or an
+// array of strings; unknown names are ignored.
 func highestRole(v any) Role {
 	var names []string
 	switch x := v.(type) {
@@ -181,8 +375,7 @@ func highestRole(v any) Role {
 	}
 	var best Role
 	for _, n := range names {
-		r := Role(strings.ToLower(n))
-		if rank[r] > rank[best] {
+		if r := Role(strings.ToLower(n)); rank[r] > rank[best] {
 			best = r
 		}
 	}

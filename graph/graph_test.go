@@ -74,3 +74,23 @@ func queryOne(cypher string, params map[string]any) func(tx neo4j.ManagedTransac
 		return rec.Values[0], nil
 	}
 }
+
+// TestEnsureSchemaConcurrently: servers starting together on one database must not fail.
+func TestEnsureSchemaConcurrently(t *testing.T) {
+	db := MustDB(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = db.EnsureSchema(t.Context()) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := db.SchemaReady(t.Context()); err != nil || !ok {
+		t.Fatalf("schema ready: %v %v", ok, err)
+	}
+}

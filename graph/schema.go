@@ -34,8 +34,17 @@ func constraints() []string {
 func (db *DB) EnsureSchema(ctx context.Context) error {
 	s := db.session(ctx, neo4j.AccessModeWrite)
 	defer s.Close(context.WithoutCancel(ctx))
+	// Several servers (or test processes) may start at once on a new database: their
+	// schema commands can deadlock, which a managed transaction retries.
 	for _, stmt := range constraints() {
-		if _, err := s.Run(ctx, stmt, nil); err != nil {
+		_, err := s.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			res, err := tx.Run(ctx, stmt, nil)
+			if err != nil {
+				return nil, err
+			}
+			return res.Consume(ctx)
+		})
+		if err != nil {
 			return translate(err)
 		}
 	}
