@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build neo4j neo4j-stop vet fuzz clean
+.PHONY: run test build neo4j neo4j-stop vet fuzz judges clean
 
 build:
 	@mkdir -p bin
@@ -26,8 +26,19 @@ vet:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-test: neo4j vet
+# Independent judges (Python tools we did not write) live in a local virtualenv.
+VENV := .venv
+$(VENV)/.installed: scripts/judges/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/judges/requirements.txt
+	@touch $@
+
+judges: build $(VENV)/.installed
+	$(VENV)/bin/pytest -q scripts/judges
+
+test: neo4j vet $(VENV)/.installed
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@$(MAKE) --no-print-directory judges
 
 # Short fuzzing of every decoder of user input (the seeds also run in `make test`).
 FUZZTIME ?= 15s
@@ -39,4 +50,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin scripts/neo4j/target
+	rm -rf bin scripts/neo4j/target $(VENV)

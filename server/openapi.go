@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-var pathVar = regexp.MustCompile(`\{([a-z_]+):[^}]*(?:\{[^}]*\}[^}]*)*\}`)
+var pathVar = regexp.MustCompile(`\{([a-z_]+)(?::[^}]*(?:\{[^}]*\}[^}]*)*)?\}`)
 
 // openAPIPath turns a mux template into an OpenAPI path: {id:regexp} becomes {id}.
 func openAPIPath(tmpl string) string {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,7 @@ func rootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), &cobra.Command{
+	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), openapiCmd(), &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
 	})
@@ -108,6 +109,39 @@ func tokenCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	return tok
 }
 
+func openapiCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "openapi",
+		Short: "Print the OpenAPI 3.1 document of the API",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srv, err := newServer(nil, nil, nil, zerolog.Nop(), 0)
+			if err != nil {
+				return err
+			}
+			srv.Handler()
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(srv.OpenAPI())
+		},
+	}
+}
+
+// newServer wires the HTTP server onto the graph store.
+func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log zerolog.Logger, maxBody int64) (*server.Server, error) {
+	sch, err := schemas.Load()
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: maxBody, Version: version}
+	if db != nil {
+		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
+		srv.Health = db
+	}
+	return srv, nil
+}
+
 func newLogger(w io.Writer, level string) zerolog.Logger {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil {
@@ -156,23 +190,10 @@ func (m *Main) Run(ctx context.Context) error {
 		db.Close(context.Background())
 		return err
 	}
-	sch, err := schemas.Load()
+	srv, err := newServer(db, authn, registry.NewIDs(cfg.IDPrefix), m.Logger, cfg.MaxBodyBytes)
 	if err != nil {
 		db.Close(context.Background())
 		return err
-	}
-	ids := registry.NewIDs(cfg.IDPrefix)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &server.Server{
-		Registry: &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now},
-		Schemas:  sch,
-		Health:   db,
-		Auth:     authn,
-		Logger:   m.Logger,
-		Metrics:  reg,
-		MaxBody:  cfg.MaxBodyBytes,
-		Version:  version,
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

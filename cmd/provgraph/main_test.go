@@ -450,3 +450,50 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
+
+// TestBadInputOnEveryRoute walks every kind's routes with the bad inputs each can get.
+func TestBadInputOnEveryRoute(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	study := c.mustCreate("studies", map[string]any{"title": "s", "description": "d"})
+	unknown := m.Config.IDPrefix + "/01J0000000000000000000000A"
+	for _, route := range []string{"people", "organisations", "models", "datasets", "dataset-templates", "workflow-templates", "studies"} {
+		t.Run(route, func(t *testing.T) {
+			checks := []struct {
+				method, path, body string
+				status             int
+			}{
+				{"POST", "/api/v1/" + route, `{}`, 422},
+				{"POST", "/api/v1/" + route, `{"unknown":1}`, 422},
+				{"POST", "/api/v1/" + route, `null`, 422},
+				{"GET", "/api/v1/" + route + "/" + unknown, "", 404},
+				{"GET", "/api/v1/" + route + "/not-an-id", "", 404},
+				{"GET", "/api/v1/" + route + "/" + unknown + "/history", "", 404},
+				{"PUT", "/api/v1/" + route + "/" + unknown, `{}`, 422},
+				{"DELETE", "/api/v1/" + route + "/" + unknown, "", 404},
+				{"GET", "/api/v1/" + route + "?page_size=5000", "", 400},
+				{"GET", "/api/v1/" + route + "?sort=password", "", 400},
+				{"GET", "/api/v1/" + route + "?colour=red", "", 400},
+				{"GET", "/api/v1/" + route + "?page_token=AAAA", "", 400},
+				{"PATCH", "/api/v1/" + route, `{}`, 405},
+			}
+			if route != "studies" {
+				// A record of another kind is not found under this kind.
+				checks = append(checks, struct {
+					method, path, body string
+					status             int
+				}{"GET", "/api/v1/" + route + "/" + study, "", 404})
+			}
+			for _, ck := range checks {
+				r := c.do(ck.method, ck.path, ck.body)
+				if r.Status != ck.status {
+					t.Errorf("%s %s: %d, want %d: %s", ck.method, ck.path, r.Status, ck.status, r.Body)
+					continue
+				}
+				if e, ok := r.JSON(t)["error"].(map[string]any); !ok || e["message"] == "" || e["request_id"] == "" {
+					t.Errorf("%s %s: not a structured error: %s", ck.method, ck.path, r.Body)
+				}
+			}
+		})
+	}
+}
