@@ -154,8 +154,10 @@ func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, erro
 		jws.WithCritValidation(true),
 		jws.WithContext(ctx),
 	)
-	// A nested token would be a second layer to verify; issuers do not send those.
-	if err != nil || !strings.HasPrefix(string(payload), "{") {
+	// The payload must be a claims set: a nested token would be a second layer to
+	// verify, and issuers do not send those.
+	var claims map[string]any
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims == nil {
 		return Principal{}, errBadToken()
 	}
 	tok, err := jwt.Parse(payload,
@@ -172,10 +174,6 @@ func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, erro
 	}
 	sub, ok := tok.Subject()
 	if !ok || sub == "" {
-		return Principal{}, errBadToken()
-	}
-	var claims map[string]any
-	if err := json.Unmarshal(payload, &claims); err != nil {
 		return Principal{}, errBadToken()
 	}
 	name := sub
@@ -307,39 +305,52 @@ func (o *OIDC) fetch(ctx context.Context) ([]publicKey, error) {
 	if len(body) > maxJWKS {
 		return nil, fmt.Errorf("GET %s: the JWKS is larger than %d bytes", o.cfg.JWKSURL, maxJWKS)
 	}
-	set, err := jwk.Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", o.cfg.JWKSURL, err)
+	// Keys are parsed one by one: a key we cannot use (an encryption key, a curve we do
+	// not know, a short RSA modulus) must not take the others down with it.
+	var jwks struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &jwks); err != nil {
+		return nil, fmt.Errorf("GET %s: not a JWKS: %w", o.cfg.JWKSURL, err)
 	}
 	var keys []publicKey
-	for i := range set.Len() {
-		k, _ := set.Key(i)
-		if _, unsupported := k.(jwk.UnsupportedKey); unsupported || k == nil {
-			continue
+	for _, raw := range jwks.Keys {
+		if pk, ok := signingKey(raw); ok {
+			keys = append(keys, pk)
 		}
-		if use, ok := k.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
-			continue
-		}
-		raw, err := jwk.PublicRawKeyOf(k)
-		if err != nil {
-			continue
-		}
-		if !isRSA(raw) && !isEd25519(raw) {
-			if _, ok := raw.(*ecdsa.PublicKey); !ok {
-				continue // symmetric or too weak
-			}
-		}
-		pk := publicKey{key: raw}
-		pk.kid, _ = k.KeyID()
-		if a, ok := k.Algorithm(); ok {
-			pk.alg = a.String()
-		}
-		keys = append(keys, pk)
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("GET %s: the JWKS holds no usable signing key", o.cfg.JWKSURL)
 	}
 	return keys, nil
+}
+
+// signingKey keeps a JWK if it is an asymmetric public key meant for signatures.
+func signingKey(raw []byte) (publicKey, bool) {
+	k, err := jwk.ParseKey(raw)
+	if err != nil {
+		return publicKey{}, false
+	}
+	if _, unsupported := k.(jwk.UnsupportedKey); unsupported {
+		return publicKey{}, false
+	}
+	if use, ok := k.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
+		return publicKey{}, false
+	}
+	pub, err := jwk.PublicRawKeyOf(k)
+	if err != nil {
+		return publicKey{}, false
+	}
+	_, isEC := pub.(*ecdsa.PublicKey)
+	if !isRSA(pub) && !isEC && !isEd25519(pub) {
+		return publicKey{}, false // symmetric, or RSA under 2048 bits
+	}
+	pk := publicKey{key: pub}
+	pk.kid, _ = k.KeyID()
+	if a, ok := k.Algorithm(); ok {
+		pk.alg = a.String()
+	}
+	return pk, true
 }
 
 // claim finds the roles claim: a literal name first (namespaced claims such as
