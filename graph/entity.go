@@ -28,7 +28,7 @@ var _ registry.Store = (*Entities)(nil)
 func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Record, error) {
 	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		if w.IdemKey != "" {
-			first, err := claimIdempotencyKey(ctx, tx, w)
+			first, err := claimIdempotencyKey(ctx, tx, idemClaim{w.Actor.Subject, w.Kind.Name, w.IdemKey, w.ID, string(w.Raw), w.Time})
 			if err != nil || first != "" {
 				if err == nil {
 					return getRecord(ctx, tx, w.Kind, first, 0)
@@ -262,11 +262,18 @@ func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor
 
 // dependents are current records with a relationship to any version of id.
 func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]registry.Dependent, error) {
+	// What an activity generated does not stop its deletion; what used those outputs does.
 	res, err := tx.Run(ctx, `
 		MATCH (v {id:$id}) WHERE v:Record OR v:Revision
-		MATCH (d:Record)-[rel]->(v)
-		WHERE d.id <> $id AND d.deleted_at IS NULL AND type(rel) <> 'WAS_REVISION_OF'
-		WITH DISTINCT d, type(rel) AS relation
+		CALL (v) {
+			MATCH (d:Record)-[rel]->(v)
+			WHERE NOT type(rel) IN ['WAS_REVISION_OF', 'WAS_GENERATED_BY']
+			RETURN d, type(rel) AS relation
+			UNION
+			MATCH (o)-[:WAS_GENERATED_BY]->(v), (d:Record)-[:USED]->(o)
+			RETURN d, 'USED ' + o.id AS relation
+		}
+		WITH DISTINCT d, relation WHERE d.id <> $id AND d.deleted_at IS NULL
 		RETURN d.id AS id, d.kind AS kind, relation ORDER BY id LIMIT 50`, map[string]any{"id": id})
 	if err != nil {
 		return nil, err
@@ -284,22 +291,27 @@ func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]
 
 // claimIdempotencyKey returns the id of the record first created under this key, or ""
 // when this transaction is the first. The unique constraint serialises racing claims.
-func claimIdempotencyKey(ctx context.Context, tx neo4j.ManagedTransaction, w registry.Write) (string, error) {
-	key := w.Actor.Subject + "\x00" + w.Kind.Name + "\x00" + w.IdemKey
+type idemClaim struct {
+	subject, kind, key, id, body string
+	now                          time.Time
+}
+
+func claimIdempotencyKey(ctx context.Context, tx neo4j.ManagedTransaction, c idemClaim) (string, error) {
+	key := c.subject + "\x00" + c.kind + "\x00" + c.key
 	rec, err := run(ctx, tx, `
 		MERGE (k:IdempotencyKey {key:$key})
 		ON CREATE SET k.record_id = $id, k.body = $body, k.created_at = $now
 		RETURN k.record_id AS id, k.body = $body AS same`,
-		map[string]any{"key": key, "id": w.ID, "body": string(w.Raw), "now": w.Time})
+		map[string]any{"key": key, "id": c.id, "body": c.body, "now": c.now})
 	if err != nil {
 		return "", err
 	}
 	id := str(rec, "id")
-	if id == w.ID {
+	if id == c.id {
 		return "", nil
 	}
 	if same, _ := rec.Get("same"); same != true {
-		return "", provgraph.Errorf(provgraph.Conflict, "Idempotency-Key %q was already used with a different body", w.IdemKey)
+		return "", provgraph.Errorf(provgraph.Conflict, "Idempotency-Key %q was already used with a different body", c.key)
 	}
 	return id, nil
 }

@@ -40,6 +40,9 @@ type Kind struct {
 	Filters []Filter
 	// Refs are the document fields that reference other records.
 	Refs []RefField
+	// Custom kinds are written by their own service (model runs have rules and
+	// relationships of their own); the registry only reads, lists and deletes them.
+	Custom bool
 	// check enforces rules a JSON Schema cannot express.
 	check func(doc map[string]any) []provgraph.FieldError
 }
@@ -116,6 +119,14 @@ var kinds = []Kind{
 	{
 		Name: "study", Route: "studies", Label: "Study", Class: Activity,
 		NameField: "title",
+	},
+	{
+		Name: "model-run", Route: "model-runs", Label: "ModelRun", Class: Activity, Custom: true,
+		NameField: "display_name",
+		Filters: []Filter{
+			{Param: "workflow_template_id", Field: "workflow_template_id"}, {Param: "modeller_id", Field: "modeller_id"},
+			{Param: "study_id", Field: "study_id"}, {Param: "model_version", Field: "model_version"},
+		},
 	},
 }
 

@@ -27,9 +27,15 @@ func (s *Server) entityRoutes(k registry.Kind) []route {
 	for _, f := range k.Filters {
 		filters = append(filters, f.Param)
 	}
-	return []route{
-		{Method: "POST", Path: base, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusCreated, Query: nil,
-			Summary: "Register a " + k.Name + ". Send Idempotency-Key to make retries safe.", Handler: s.createEntity(k)},
+	var rs []route
+	if !k.Custom {
+		rs = append(rs,
+			route{Method: "POST", Path: base, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusCreated,
+				Summary: "Register a " + k.Name + ". Send Idempotency-Key to make retries safe.", Handler: s.createEntity(k)},
+			route{Method: "PUT", Path: item, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusOK, Query: []string{"reason"},
+				Summary: "Make a new version of a " + k.Name + " (reason required); it WAS_REVISION_OF the previous one.", Handler: s.updateEntity(k)})
+	}
+	return append(rs, []route{
 		{Method: "GET", Path: base, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK,
 			Query:   append([]string{"name", "sort", "page_size", "page_token"}, filters...),
 			Summary: "List current " + k.Route + ", paged and sorted.", Handler: s.listEntities(k)},
@@ -37,11 +43,9 @@ func (s *Server) entityRoutes(k registry.Kind) []route {
 			Summary: "Every version of a " + k.Name + ", newest first.", Handler: s.entityHistory(k)},
 		{Method: "GET", Path: item, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK, Query: []string{"version"},
 			Summary: "Fetch a " + k.Name + ": the latest version, or ?version=N.", Handler: s.getEntity(k)},
-		{Method: "PUT", Path: item, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusOK, Query: []string{"reason"},
-			Summary: "Make a new version of a " + k.Name + " (reason required); it WAS_REVISION_OF the previous one.", Handler: s.updateEntity(k)},
 		{Method: "DELETE", Path: item, Role: auth.Writer, Tag: k.Route, Status: http.StatusNoContent, Query: []string{"reason"},
 			Summary: "Invalidate a " + k.Name + " (history kept); refused with 409 while anything depends on it.", Handler: s.deleteEntity(k)},
-	}
+	}...)
 }
 
 func actor(r *http.Request) registry.Actor {
