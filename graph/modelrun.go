@@ -121,7 +121,7 @@ func writeModelRun(ctx context.Context, tx neo4j.ManagedTransaction, w runs.Mode
 	}
 	_, err = run(ctx, tx, `
 		OPTIONAL MATCH (old:Record:ModelRun {id:$id, version:$prev}) WHERE $prev > 0
-		CALL (old) { WITH old WHERE old IS NOT NULL REMOVE old:Record SET old:Revision }
+		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | REMOVE old:Record SET old:Revision)
 		WITH old
 		MATCH (u:User {subject:$subject}), (wf:Record {id:$wf}), (model:Record {id:$model}), (modeller:Record {id:$modeller})
 		CREATE (r:Record:ModelRun:Activity) SET r = $props
@@ -129,7 +129,8 @@ func writeModelRun(ctx context.Context, tx neo4j.ManagedTransaction, w runs.Mode
 		CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'modeller', plan:$wf, time:$start}]->(modeller)
 		CREATE (r)-[:WAS_INFLUENCED_BY {role:'plan', field:'/workflow_template_id', time:$start}]->(wf)
 		CREATE (r)-[:USED {role:'model', model_version:$model_version, time:$start}]->(model)
-		CALL (old, r) { WITH old, r WHERE old IS NOT NULL CREATE (r)-[:WAS_REVISION_OF {time:$now}]->(old) }
+		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | CREATE (r)-[:WAS_REVISION_OF {time:$now}]->(old))
+		WITH r, modeller
 		CALL (r) {
 			UNWIND $inputs AS i
 			MATCH (d:Record {id:i.id})
