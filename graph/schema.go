@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -39,11 +40,14 @@ func (db *DB) EnsureSchema(ctx context.Context) error {
 	for _, stmt := range constraints() {
 		_, err := s.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 			res, err := tx.Run(ctx, stmt, nil)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				_, err = res.Consume(ctx)
 			}
-			return res.Consume(ctx)
+			return nil, err
 		})
+		if alreadyThere(err) {
+			continue // IF NOT EXISTS does not cover a rule another process created meanwhile
+		}
 		if err != nil {
 			return translate(err)
 		}
@@ -86,6 +90,20 @@ func (db *DB) SchemaReady(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return v.(bool), nil
+}
+
+func alreadyThere(err error) bool {
+	var nerr *neo4j.Neo4jError
+	if !errors.As(err, &nerr) {
+		return false
+	}
+	switch nerr.Code {
+	case "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+		"Neo.ClientError.Schema.IndexAlreadyExists",
+		"Neo.ClientError.Schema.ConstraintAlreadyExists":
+		return true
+	}
+	return false
 }
 
 func kindByLabel(l string) (registry.Kind, bool) {

@@ -24,6 +24,7 @@ import (
 	"provgraph/auth"
 	"provgraph/graph"
 	"provgraph/registry"
+	"provgraph/runs"
 	"provgraph/schemas"
 	"provgraph/server"
 )
@@ -137,6 +138,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: maxBody, Version: version}
 	if db != nil {
 		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
+		srv.ModelRuns = &runs.ModelRuns{Store: &graph.ModelRuns{DB: db}, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.Health = db
 	}
 	return srv, nil

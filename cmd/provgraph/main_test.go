@@ -497,3 +497,34 @@ func TestBadInputOnEveryRoute(t *testing.T) {
 		})
 	}
 }
+
+func TestRegisterModelRunOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	out := c.mustCreate("datasets", map[string]any{"display_name": "Reef forecast", "name": "forecast", "description": "d", "location": "s3://bucket/forecast", "license": "https://creativecommons.org/licenses/by/4.0/", "publisher_id": f.org, "created_date": "2024-03-01", "published_date": "2024-03-02"})
+	run := map[string]any{
+		"workflow_template_id": f.workflow, "display_name": "run 1", "description": "first run", "study_id": f.study,
+		"inputs":       []any{map[string]any{"dataset_template_id": f.inTemplate, "dataset_id": f.dataset, "resources": map[string]string{"forcing": "forcing.nc"}}},
+		"outputs":      []any{map[string]any{"dataset_template_id": f.outTemplate, "dataset_id": out, "resources": map[string]string{"forcing": "f.nc"}}},
+		"annotations":  map[string]string{"scenario": "ssp245"},
+		"associations": map[string]string{"modeller_id": f.person, "requesting_organisation_id": f.org},
+		"start_time":   "2024-03-01T00:00:00Z", "end_time": 1709254800,
+	}
+	id := c.mustCreate("model-runs", run)
+	if r := c.do("GET", "/api/v1/model-runs/"+id, nil); r.Status != 200 || r.JSON(t)["kind"] != "model-run" {
+		t.Fatalf("get run: %d %s", r.Status, r.Body)
+	}
+	// Swapping sides and dropping the annotation: every failure named, nothing written.
+	run["inputs"], run["outputs"] = run["outputs"], run["inputs"]
+	run["annotations"] = map[string]string{}
+	r := c.do("POST", "/api/v1/model-runs", run)
+	want := "/annotations/scenario,/inputs,/inputs/0/dataset_template_id,/outputs/0/dataset_template_id"
+	if r.Status != 422 || strings.Join(r.ErrorFields(t), ",") != want {
+		t.Fatalf("bad run: %d %v, want %s", r.Status, r.ErrorFields(t), want)
+	}
+	r = c.do("GET", "/api/v1/model-runs?workflow_template_id="+f.workflow, nil)
+	if recs, _ := r.JSON(t)["records"].([]any); len(recs) != 1 {
+		t.Fatalf("a refused run was written: %s", r.Body)
+	}
+}

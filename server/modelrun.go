@@ -1,0 +1,61 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"provgraph/auth"
+	"provgraph/registry"
+)
+
+// ModelRuns registers complete model runs.
+type ModelRuns interface {
+	Register(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (registry.Record, error)
+	Update(ctx context.Context, id string, raw []byte, actor registry.Actor, reason string) (registry.Record, error)
+}
+
+func (s *Server) modelRunRoutes() []route {
+	return []route{
+		{Method: "POST", Path: "/api/v1/model-runs", Role: auth.Writer, Tag: "model-runs", Request: "model-run", Status: http.StatusCreated,
+			Summary: "Register a complete model run: every check and the write in one transaction. Send Idempotency-Key to make retries safe.",
+			Handler: s.registerModelRun},
+		{Method: "PUT", Path: "/api/v1/model-runs/" + idPattern, Role: auth.Writer, Tag: "model-runs", Request: "model-run", Status: http.StatusOK, Query: []string{"reason"},
+			Summary: "Make a new version of a model run (reason required); it WAS_REVISION_OF the previous one.", Handler: s.updateModelRun},
+	}
+}
+
+func (s *Server) registerModelRun(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rec, err := s.ModelRuns.Register(r.Context(), body, actor(r), key)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/model-runs/"+rec.ID)
+	writeJSON(w, http.StatusCreated, rec)
+}
+
+func (s *Server) updateModelRun(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rec, err := s.ModelRuns.Update(r.Context(), mux.Vars(r)["id"], body, actor(r), r.URL.Query().Get("reason"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
