@@ -54,6 +54,14 @@ func actor(r *http.Request) registry.Actor {
 }
 
 func (s *Server) createEntity(k registry.Kind) http.HandlerFunc {
+	return s.create(k.Route, func(r *http.Request, body []byte, key string) (registry.Record, error) {
+		return s.Registry.Create(r.Context(), k, body, actor(r), key)
+	})
+}
+
+// create is every POST that registers one record: bounded body, idempotency key, one
+// service call, 201 with Location.
+func (s *Server) create(route string, call func(r *http.Request, body []byte, key string) (registry.Record, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := s.readBody(w, r)
 		if err != nil {
@@ -65,12 +73,12 @@ func (s *Server) createEntity(k registry.Kind) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		rec, err := s.Registry.Create(r.Context(), k, body, actor(r), key)
+		rec, err := call(r, body, key)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		w.Header().Set("Location", "/api/v1/"+k.Route+"/"+rec.ID)
+		w.Header().Set("Location", "/api/v1/"+route+"/"+rec.ID)
 		writeJSON(w, http.StatusCreated, rec)
 	}
 }

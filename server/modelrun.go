@@ -27,23 +27,9 @@ func (s *Server) modelRunRoutes() []route {
 }
 
 func (s *Server) registerModelRun(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rec, err := s.ModelRuns.Register(r.Context(), body, actor(r), key)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/model-runs/"+rec.ID)
-	writeJSON(w, http.StatusCreated, rec)
+	s.create("model-runs", func(r *http.Request, body []byte, key string) (registry.Record, error) {
+		return s.ModelRuns.Register(r.Context(), body, actor(r), key)
+	})(w, r)
 }
 
 func (s *Server) updateModelRun(w http.ResponseWriter, r *http.Request) {
