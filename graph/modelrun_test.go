@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"provgraph"
+	"provgraph/prov"
+	"provgraph/prov/provtest"
 	"provgraph/runs"
 )
 
@@ -43,6 +45,29 @@ func TestRegisterModelRun(t *testing.T) {
 		map[string]any{"id": rec.ID, "wf": wf.ID}))
 	if err != nil || n != int64(211) {
 		t.Fatalf("relations %v (%v), want 2 used, 1 generated, 1 association", n, err)
+	}
+	// Its PROV document, read from the graph, holds the run's relations and passes the
+	// independent judges in every format.
+	pv := &Provenance{DB: MustDB(t)}
+	for _, depth := range []int{0, 3} {
+		doc, err := pv.Document(t.Context(), rec.ID, depth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[prov.RelType]int{}
+		for _, r := range doc.Relations {
+			counts[r.Type]++
+		}
+		if counts[prov.Used] != 2 || counts[prov.WasGeneratedBy] != 1 || counts[prov.WasAssociatedWith] != 1 || counts[prov.ActedOnBehalfOf] != 1 {
+			t.Fatalf("depth %d relations %v", depth, counts)
+		}
+		if err := doc.Validate(); err != nil {
+			t.Fatalf("depth %d: %v", depth, err)
+		}
+		provtest.JudgeDocument(t, "http://127.0.0.1:8080/id/", doc)
+	}
+	if _, err := pv.Document(t.Context(), rec.ID, 99); code(err) != provgraph.Invalid {
+		t.Fatalf("depth 99: %v", err)
 	}
 	// The input is now used: it cannot be deleted; the run's output can be, the run too.
 	if err := svc.Delete(t.Context(), kind(t, "datasets"), d1.ID, actor, "x"); code(err) != provgraph.Conflict {

@@ -304,3 +304,12 @@ func (s *stickyWriter) write(p []byte) {
 		_, s.err = s.w.Write(p)
 	}
 }
+
+// Allows says which of role, time and plan a relation type carries in PROV.
+func (t RelType) Allows() (role, time, plan bool) {
+	s, ok := specOf(t)
+	if !ok {
+		return false, false, false
+	}
+	return s.role, s.time, s.plan
+}

@@ -156,13 +156,9 @@ func (g *graphBuilder) relation(r *Relation) {
 	g.add(q, NSProv+spec.qualObj, iriObj(o))
 	if r.Role != "" {
 		role := RoleIRI(g.base, r.Role)
+		// The role's IRI is left untyped: prov:hadRole implies prov:Role, and typing a
+		// record (a dataset template) as a Role makes python prov drop the statement.
 		g.add(q, NSProv+"hadRole", iriObj(role))
-		if RoleIsRecord(r.Role) {
-			// A record that serves as a role (a dataset template, say) says so.
-			// A plain role name's IRI is left untyped: prov:hadRole implies
-			// prov:Role, and a node with no other statement would be noise.
-			g.add(role, rdfType, iriObj(NSProv+"Role"))
-		}
 	}
 	if r.Plan != "" {
 		g.add(q, NSProv+"hadPlan", iriObj(IRI(g.base, r.Plan)))

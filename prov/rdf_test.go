@@ -237,7 +237,6 @@ func TestGraphContent(t *testing.T) {
 		iri("local/01JD3Z6W4M2X3Q5V7B9N1C8K0M") + " <" + prov.NS + "dc:format> " + literalKey("text/csv", "", ""),
 		iri("local/01JD3Z6W4M2X3Q5V7B9N1C8K0F") + " <" + prov.NS + "version> " + literalKey("2", "http://www.w3.org/2001/XMLSchema#integer", ""),
 		iri("local/01JD3Z6W4M2X3Q5V7B9N1C8K0F") + " " + p("wasRevisionOf") + " " + iri("local/01JD3Z6W4M2X3Q5V7B9N1C8K0E"),
-		tplIn + " <" + rdfTypeIRI + "> " + p("Role"),
 	}
 	for _, w := range want {
 		if !ttl[w] {
