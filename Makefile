@@ -37,7 +37,7 @@ judges: build $(VENV)/.installed
 	$(VENV)/bin/pytest -q scripts/judges
 
 test: neo4j vet $(VENV)/.installed
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	PROVGRAPH_REQUIRE_JUDGES=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory judges
 
 # Short fuzzing of every decoder of user input (the seeds also run in `make test`).

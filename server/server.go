@@ -39,15 +39,17 @@ type Health interface {
 
 // Server holds the HTTP API's dependencies; cmd/provgraph sets every field.
 type Server struct {
-	Registry  Registry
-	ModelRuns ModelRuns
-	Schemas   Schemas
-	Health    Health
-	Auth      auth.Authenticator
-	Logger    zerolog.Logger
-	Metrics   *prometheus.Registry
-	MaxBody   int64
-	Version   string
+	Registry   Registry
+	ModelRuns  ModelRuns
+	Provenance Provenance
+	BaseIRI    string
+	Schemas    Schemas
+	Health     Health
+	Auth       auth.Authenticator
+	Logger     zerolog.Logger
+	Metrics    *prometheus.Registry
+	MaxBody    int64
+	Version    string
 
 	metrics metrics
 	routes  []route
@@ -106,6 +108,7 @@ func (s *Server) table() []route {
 		{Method: "GET", Path: "/api/v1/schemas/{kind}", Role: auth.Reader, Summary: "One JSON Schema (draft 2020-12).", Tag: "schemas", Handler: s.getSchema},
 	}
 	rs = append(rs, s.modelRunRoutes()...)
+	rs = append(rs, s.provRoutes()...)
 	for _, k := range registry.Kinds() {
 		rs = append(rs, s.entityRoutes(k)...)
 	}

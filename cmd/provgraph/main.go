@@ -139,6 +139,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 	if db != nil {
 		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns = &runs.ModelRuns{Store: &graph.ModelRuns{DB: db}, Schemas: sch, IDs: ids, Now: time.Now}
+		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Health = db
 	}
 	return srv, nil
@@ -197,6 +198,7 @@ func (m *Main) Run(ctx context.Context) error {
 		db.Close(context.Background())
 		return err
 	}
+	srv.BaseIRI = cfg.BaseIRI
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		db.Close(context.Background())

@@ -523,6 +523,25 @@ func TestRegisterModelRunOverHTTP(t *testing.T) {
 	if r.Status != 422 || strings.Join(r.ErrorFields(t), ",") != want {
 		t.Fatalf("bad run: %d %v, want %s", r.Status, r.ErrorFields(t), want)
 	}
+	// Its PROV document, by Accept and by ?format.
+	for _, tc := range []struct{ accept, query, ctype, want string }{
+		{"text/turtle", "", "text/turtle", "prov:qualifiedUsage"},
+		{"application/ld+json", "", "application/ld+json", "@context"},
+		{"", "?format=provjson&depth=2", "application/json", `"wasGeneratedBy"`},
+	} {
+		r := c.do("GET", "/api/v1/prov/"+id+tc.query, nil, "Accept", tc.accept)
+		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), tc.ctype) || !strings.Contains(string(r.Body), tc.want) {
+			t.Fatalf("prov %q %q: %d %s %.300s", tc.accept, tc.query, r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+	}
+	for _, q := range []string{"?format=xml", "?depth=-1", "?depth=99"} {
+		if r := c.do("GET", "/api/v1/prov/"+id+q, nil); r.Status != 400 && r.Status != 422 {
+			t.Fatalf("prov %s: %d", q, r.Status)
+		}
+	}
+	if r := c.do("GET", "/api/v1/prov/"+m.Config.IDPrefix+"/01J0000000000000000000000A", nil); r.Status != 404 {
+		t.Fatalf("prov of unknown id: %d", r.Status)
+	}
 	r = c.do("GET", "/api/v1/model-runs?workflow_template_id="+f.workflow, nil)
 	if recs, _ := r.JSON(t)["records"].([]any); len(recs) != 1 {
 		t.Fatalf("a refused run was written: %s", r.Body)

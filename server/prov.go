@@ -1,0 +1,73 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"provgraph"
+	"provgraph/auth"
+	"provgraph/prov"
+)
+
+// Provenance reads PROV documents.
+type Provenance interface {
+	Document(ctx context.Context, id string, depth int) (*prov.Document, error)
+}
+
+func (s *Server) provRoutes() []route {
+	return []route{{Method: "GET", Path: "/api/v1/prov/" + idPattern, Role: auth.Reader, Tag: "prov", Status: http.StatusOK,
+		Query:   []string{"format", "depth"},
+		Summary: "The PROV document of a record as Turtle, JSON-LD or PROV-JSON (by Accept or ?format=turtle|jsonld|provjson); ?depth=N adds its upstream closure.",
+		Handler: s.provDocument}}
+}
+
+func (s *Server) provDocument(w http.ResponseWriter, r *http.Request) {
+	bad := func(field, msg string) {
+		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: msg,
+			Fields: []provgraph.FieldError{{Path: field, Message: msg}}})
+	}
+	format, ok := prov.Negotiate(r.Header.Get("Accept"))
+	if f := r.URL.Query().Get("format"); f != "" {
+		if format, ok = prov.FormatName(f); !ok {
+			bad("format", "format must be turtle, jsonld or provjson")
+			return
+		}
+	} else if !ok {
+		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusNotAcceptable, Message: "acceptable: text/turtle, application/ld+json, application/json"})
+		return
+	}
+	depth := 0
+	if d := r.URL.Query().Get("depth"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			bad("depth", "depth must be a whole number from 0")
+			return
+		}
+		depth = n
+	}
+	doc, err := s.Provenance.Document(r.Context(), mux.Vars(r)["id"], depth)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// Encoded whole before the status is sent, so an encoding failure is still a clean error.
+	var b bytes.Buffer
+	enc, err := prov.NewEncoder(format, &b, s.BaseIRI)
+	if err == nil {
+		if err = enc.Encode(doc); err == nil {
+			err = enc.Close()
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	mt, _ := prov.Format(format)
+	w.Header().Set("Content-Type", mt)
+	w.Header().Set("Vary", "Accept")
+	_, _ = w.Write(b.Bytes())
+}
