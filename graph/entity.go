@@ -36,15 +36,10 @@ func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Recor
 				return nil, err
 			}
 		}
-		refs := w.Kind.References(w.Doc)
-		if err := checkRefs(ctx, tx, refs); err != nil {
-			return nil, err
-		}
-		user, err := mergeUser(ctx, tx, w.Actor)
+		refs, user, props, err := prepareWrite(ctx, tx, w)
 		if err != nil {
 			return nil, err
 		}
-		props := recordProps(w)
 		props["version"] = 1
 		props["created_at"] = w.Time
 		props["created_by"] = w.Actor.Subject
@@ -74,15 +69,10 @@ func (s *Entities) Update(ctx context.Context, w registry.Write) (registry.Recor
 		if err != nil {
 			return nil, err
 		}
-		refs := w.Kind.References(w.Doc)
-		if err := checkRefs(ctx, tx, refs); err != nil {
-			return nil, err
-		}
-		user, err := mergeUser(ctx, tx, w.Actor)
+		refs, user, props, err := prepareWrite(ctx, tx, w)
 		if err != nil {
 			return nil, err
 		}
-		props := recordProps(w)
 		props["version"] = cur.Version + 1
 		props["created_at"] = cur.CreatedAt
 		props["created_by"] = cur.CreatedBy
@@ -129,13 +119,9 @@ func (s *Entities) Get(ctx context.Context, k registry.Kind, id string, version 
 // History lists every version, newest first.
 func (s *Entities) History(ctx context.Context, k registry.Kind, id string) ([]registry.Record, error) {
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, fmt.Sprintf(`
+		recs, err := collect(ctx, tx, fmt.Sprintf(`
 			MATCH (r:%s {id:$id}) WHERE r:Record OR r:Revision
 			RETURN r ORDER BY r.version DESC`, label(k.Label)), map[string]any{"id": id})
-		if err != nil {
-			return nil, err
-		}
-		recs, err := res.Collect(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -195,11 +181,7 @@ func (s *Entities) List(ctx context.Context, q registry.ListQuery) (registry.Pag
 	cypher := fmt.Sprintf("MATCH (r:Record:%s) WHERE %s RETURN r ORDER BY r.%s %s, r.id %s LIMIT $limit",
 		label(q.Kind.Label), strings.Join(where, " AND "), field, dir, dir)
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, cypher, params)
-		if err != nil {
-			return nil, err
-		}
-		recs, err := res.Collect(ctx)
+		recs, err := collect(ctx, tx, cypher, params)
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +245,7 @@ func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor
 // dependents are current records with a relationship to any version of id.
 func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]registry.Dependent, error) {
 	// What an activity generated does not stop its deletion; what used those outputs does.
-	res, err := tx.Run(ctx, `
+	recs, err := collect(ctx, tx, `
 		MATCH (v {id:$id}) WHERE v:Record OR v:Revision
 		CALL (v) {
 			MATCH (d:Record)-[rel]->(v)
@@ -275,10 +257,6 @@ func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]
 		}
 		WITH DISTINCT d, relation WHERE d.id <> $id AND d.deleted_at IS NULL
 		RETURN d.id AS id, d.kind AS kind, relation ORDER BY id LIMIT 50`, map[string]any{"id": id})
-	if err != nil {
-		return nil, err
-	}
-	recs, err := res.Collect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -331,15 +309,11 @@ func checkRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []registry
 	if err := lockRecords(ctx, tx, ids); err != nil {
 		return err
 	}
-	res, err := tx.Run(ctx, `
+	recs, err := collect(ctx, tx, `
 		UNWIND $refs AS ref
 		OPTIONAL MATCH (n:Record {id: ref.id})
 		RETURN ref.pointer AS pointer, ref.id AS id, ref.kind AS want, n.kind AS kind, n IS NOT NULL AS found, n.deleted_at IS NOT NULL AS deleted`,
 		map[string]any{"refs": list})
-	if err != nil {
-		return err
-	}
-	recs, err := res.Collect(ctx)
 	if err != nil {
 		return err
 	}
@@ -419,11 +393,7 @@ func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind
 		cypher = fmt.Sprintf("MATCH (r:%s {id:$id, version:$version}) WHERE r:Record OR r:Revision RETURN r", label(k.Label))
 		params["version"] = version
 	}
-	res, err := tx.Run(ctx, cypher, params)
-	if err != nil {
-		return registry.Record{}, err
-	}
-	recs, err := res.Collect(ctx)
+	recs, err := collect(ctx, tx, cypher, params)
 	if err != nil {
 		return registry.Record{}, err
 	}
@@ -438,6 +408,20 @@ func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind
 		return registry.Record{}, provgraph.Errorf(provgraph.NotFound, "%s %q was deleted at %s; its history remains", k.Name, id, rec.DeletedAt.Format(time.RFC3339))
 	}
 	return rec, nil
+}
+
+// prepareWrite checks a version's references, makes sure its author exists and returns
+// the node properties every version has.
+func prepareWrite(ctx context.Context, tx neo4j.ManagedTransaction, w registry.Write) ([]registry.Ref, string, map[string]any, error) {
+	refs := w.Kind.References(w.Doc)
+	if err := checkRefs(ctx, tx, refs); err != nil {
+		return nil, "", nil, err
+	}
+	user, err := mergeUser(ctx, tx, w.Actor)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return refs, user, recordProps(w), nil
 }
 
 func recordProps(w registry.Write) map[string]any {
@@ -480,12 +464,18 @@ func toRecord(k registry.Kind, n dbtype.Node) registry.Record {
 	return r
 }
 
-func run(ctx context.Context, tx neo4j.ManagedTransaction, cypher string, params map[string]any) (*neo4j.Record, error) {
+// collect runs one statement and reads all its rows.
+func collect(ctx context.Context, tx neo4j.ManagedTransaction, cypher string, params map[string]any) ([]*neo4j.Record, error) {
 	res, err := tx.Run(ctx, cypher, params)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := res.Collect(ctx)
+	return res.Collect(ctx)
+}
+
+// run runs one statement and returns its first row (an empty record when none).
+func run(ctx context.Context, tx neo4j.ManagedTransaction, cypher string, params map[string]any) (*neo4j.Record, error) {
+	recs, err := collect(ctx, tx, cypher, params)
 	if err != nil || len(recs) == 0 {
 		return &neo4j.Record{}, err
 	}

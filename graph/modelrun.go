@@ -183,14 +183,10 @@ func loadRunContext(ctx context.Context, tx neo4j.ManagedTransaction, mr runs.Mo
 	if err := lockRecords(ctx, tx, ids); err != nil {
 		return c, err
 	}
-	res, err := tx.Run(ctx, `
+	recs, err := collect(ctx, tx, `
 		UNWIND $ids AS id
 		MATCH (n:Record {id:id}) WHERE n.deleted_at IS NULL
 		RETURN id, n.kind AS kind, CASE WHEN n:DatasetTemplate THEN n.document END AS doc`, map[string]any{"ids": ids})
-	if err != nil {
-		return c, err
-	}
-	recs, err := res.Collect(ctx)
 	if err != nil {
 		return c, err
 	}

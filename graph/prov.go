@@ -48,11 +48,7 @@ func (p *Provenance) Document(ctx context.Context, id string, depth int) (*prov.
 		OPTIONAL MATCH (a)-[rel]->(b) WHERE b IN nodes AND ($depth > 0 OR a = r OR b = r OR rel.activity = $id)
 		RETURN nodes, collect(DISTINCT rel) AS rels`, hops)
 	v, err := p.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, cypher, map[string]any{"id": id, "depth": depth})
-		if err != nil {
-			return nil, err
-		}
-		recs, err := res.Collect(ctx)
+		recs, err := collect(ctx, tx, cypher, map[string]any{"id": id, "depth": depth})
 		if err != nil {
 			return nil, err
 		}

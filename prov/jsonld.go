@@ -107,16 +107,7 @@ func (e *jsonldEncoder) header(b *bytes.Buffer) {
 }
 
 func (e *jsonldEncoder) Encode(doc *Document) error {
-	if e.closed {
-		return errClosed
-	}
-	if e.w.err != nil {
-		return e.w.err
-	}
-	if err := checkBase(e.base); err != nil {
-		return err
-	}
-	if err := doc.Validate(); err != nil {
+	if err := ready(e.closed, e.w.err, e.base, doc); err != nil {
 		return err
 	}
 	var b bytes.Buffer

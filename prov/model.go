@@ -313,3 +313,18 @@ func (t RelType) Allows() (role, time, plan bool) {
 	}
 	return s.role, s.time, s.plan
 }
+
+// ready is what every encoder checks before a chunk: still open, no earlier write
+// error, a usable base and a valid document.
+func ready(closed bool, writeErr error, base string, doc *Document) error {
+	if closed {
+		return errClosed
+	}
+	if writeErr != nil {
+		return writeErr
+	}
+	if err := checkBase(base); err != nil {
+		return err
+	}
+	return doc.Validate()
+}

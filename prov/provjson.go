@@ -98,16 +98,7 @@ type spool struct {
 func (s *spool) size() int { return s.mem.Len() }
 
 func (e *provjsonEncoder) Encode(doc *Document) error {
-	if e.closed {
-		return errClosed
-	}
-	if e.err != nil {
-		return e.err
-	}
-	if err := checkBase(e.base); err != nil {
-		return err
-	}
-	if err := doc.Validate(); err != nil {
+	if err := ready(e.closed, e.err, e.base, doc); err != nil {
 		return err
 	}
 	// Nodes, grouped by section and id, sorted by id.

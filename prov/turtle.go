@@ -43,16 +43,7 @@ func (e *turtleEncoder) header(b *strings.Builder) {
 }
 
 func (e *turtleEncoder) Encode(doc *Document) error {
-	if e.closed {
-		return errClosed
-	}
-	if e.w.err != nil {
-		return e.w.err
-	}
-	if err := checkBase(e.base); err != nil {
-		return err
-	}
-	if err := doc.Validate(); err != nil {
+	if err := ready(e.closed, e.w.err, e.base, doc); err != nil {
 		return err
 	}
 	var b strings.Builder
