@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build neo4j neo4j-stop vet fuzz judges clean
+.PHONY: run test build neo4j neo4j-stop vet fuzz judges clean demo bench
 
 build:
 	@mkdir -p bin
@@ -51,3 +51,15 @@ fuzz:
 
 clean:
 	rm -rf bin scripts/neo4j/target $(VENV)
+
+# Loads a small reef-projection example into the server `make run` serves (PROVGRAPH_ADDR)
+# through the REST API, and prints the ids and curl lines to look at it.
+demo: build
+	$(GO) run ./scripts/demo
+
+# Starts its own server on a free port against the running Neo4j and measures model-run
+# registration: API vs raw Cypher, single vs batch, peak RSS. BENCHFLAGS, e.g.
+# BENCHFLAGS='-duration 5s -out docs/benchmarks.md'.
+BENCHFLAGS ?=
+bench: build
+	$(GO) run ./scripts/bench $(BENCHFLAGS)
