@@ -28,12 +28,15 @@ var _ registry.Store = (*Entities)(nil)
 func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Record, error) {
 	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		if w.IdemKey != "" {
-			first, err := claimIdempotencyKey(ctx, tx, idemClaim{w.Actor.Subject, w.Kind.Name, w.IdemKey, w.ID, string(w.Raw), w.Time})
-			if err != nil || first != "" {
-				if err == nil {
-					return getRecord(ctx, tx, w.Kind, first, 0)
-				}
+			firsts, err := claimIdempotencyKeys(ctx, tx, []idemClaim{{subject: w.Actor.Subject, kind: w.Kind.Name, key: w.IdemKey, id: w.ID, body: string(w.Raw), now: w.Time}})
+			if err != nil {
 				return nil, err
+			}
+			if f := firsts[0]; f.err != nil || f.id != "" {
+				if f.err != nil {
+					return nil, f.err
+				}
+				return getRecord(ctx, tx, w.Kind, f.id, 0)
 			}
 		}
 		refs, user, props, err := prepareWrite(ctx, tx, w)
@@ -267,31 +270,53 @@ func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]
 	return out, nil
 }
 
-// claimIdempotencyKey returns the id of the record first created under this key, or ""
-// when this transaction is the first. The unique constraint serialises racing claims.
+// idemClaim is one Idempotency-Key to claim for the record about to be written.
 type idemClaim struct {
+	at                           int // index of the record in its request
 	subject, kind, key, id, body string
 	now                          time.Time
 }
 
-func claimIdempotencyKey(ctx context.Context, tx neo4j.ManagedTransaction, c idemClaim) (string, error) {
-	key := c.subject + "\x00" + c.kind + "\x00" + c.key
-	rec, err := run(ctx, tx, `
-		MERGE (k:IdempotencyKey {key:$key})
-		ON CREATE SET k.record_id = $id, k.body = $body, k.created_at = $now
-		RETURN k.record_id AS id, k.body = $body AS same`,
-		map[string]any{"key": key, "id": c.id, "body": c.body, "now": c.now})
+// idemFirst is what a claim found: the id of the record first written under the key, or
+// an error when the key was used with another body. Zero when this transaction is first.
+type idemFirst struct {
+	id  string
+	err error
+}
+
+// claimIdempotencyKeys claims keys in one statement, in key order so that racing claims
+// never deadlock; the unique constraint serialises them.
+func claimIdempotencyKeys(ctx context.Context, tx neo4j.ManagedTransaction, claims []idemClaim) (map[int]idemFirst, error) {
+	out := map[int]idemFirst{}
+	if len(claims) == 0 {
+		return out, nil
+	}
+	rows := make([]map[string]any, 0, len(claims))
+	for _, c := range claims {
+		rows = append(rows, map[string]any{"at": c.at, "key": c.subject + "\x00" + c.kind + "\x00" + c.key, "id": c.id, "body": c.body, "now": c.now})
+	}
+	slices.SortFunc(rows, func(a, b map[string]any) int { return strings.Compare(a["key"].(string), b["key"].(string)) })
+	recs, err := collect(ctx, tx, `
+		UNWIND $claims AS c
+		MERGE (k:IdempotencyKey {key:c.key})
+		ON CREATE SET k.record_id = c.id, k.body = c.body, k.created_at = c.now
+		RETURN c.at AS at, c.id AS mine, k.record_id AS id, k.body = c.body AS same`, map[string]any{"claims": rows})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	id := str(rec, "id")
-	if id == c.id {
-		return "", nil
+	for _, r := range recs {
+		at, _ := r.Get("at")
+		i := int(at.(int64))
+		if str(r, "id") == str(r, "mine") {
+			continue
+		}
+		if same, _ := r.Get("same"); same != true {
+			out[i] = idemFirst{err: provgraph.Errorf(provgraph.Conflict, "Idempotency-Key %q was already used with a different body", claims[slices.IndexFunc(claims, func(c idemClaim) bool { return c.at == i })].key)}
+			continue
+		}
+		out[i] = idemFirst{id: str(r, "id")}
 	}
-	if same, _ := rec.Get("same"); same != true {
-		return "", provgraph.Errorf(provgraph.Conflict, "Idempotency-Key %q was already used with a different body", c.key)
-	}
-	return id, nil
+	return out, nil
 }
 
 // checkRefs reports every reference that is missing, deleted or of the wrong kind. The

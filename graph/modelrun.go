@@ -1,49 +1,91 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
 
 	"provgraph"
+	"provgraph/prov"
 	"provgraph/registry"
 	"provgraph/runs"
 )
 
-// ModelRuns registers complete model runs: every check and the write in one transaction.
+// ModelRuns registers complete model runs: every check and the write in one transaction,
+// a fixed number of statements however many runs there are.
 type ModelRuns struct {
 	DB *DB
+	// BaseIRI names the records in the PROV-JSON stored with each run.
+	BaseIRI string
 }
 
 var _ runs.ModelRunStore = (*ModelRuns)(nil)
 
 var modelRunKind, _ = registry.KindByName("model-run")
 
-// RegisterModelRun checks a model run against the graph and writes it with its PROV
-// relations, or writes nothing.
-func (s *ModelRuns) RegisterModelRun(ctx context.Context, w runs.ModelRunWrite) (registry.Record, error) {
-	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		if w.IdemKey != "" {
-			first, err := claimIdempotencyKey(ctx, tx, idemClaim{w.Actor.Subject, modelRunKind.Name, w.IdemKey, w.ID, string(w.Raw), w.Time})
-			if err != nil {
-				return nil, err
-			}
-			if first != "" {
-				return getRecord(ctx, tx, modelRunKind, first, 0)
+// errRollback undoes a transaction whose results are nevertheless the answer: an atomic
+// batch in which some run failed its checks, or a check-only one.
+var errRollback = errors.New("graph: rolled back")
+
+// runWrite is one run to write: its version and, for an update, the version it replaces.
+type runWrite struct {
+	runs.ModelRunWrite
+	at      int // index in the results
+	version int
+	prev    registry.Record
+}
+
+// RegisterModelRuns checks model runs against the graph and writes them with their PROV
+// relations and PROV-JSON.
+func (s *ModelRuns) RegisterModelRuns(ctx context.Context, ws []runs.ModelRunWrite, mode runs.Mode) ([]runs.Result, error) {
+	var results []runs.Result
+	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		results = make([]runs.Result, len(ws)) // afresh on every retry of the transaction
+		claims := make([]idemClaim, 0, len(ws))
+		for i, w := range ws {
+			if w.IdemKey != "" {
+				claims = append(claims, idemClaim{at: i, subject: w.Actor.Subject, kind: modelRunKind.Name, key: w.IdemKey, id: w.ID, body: string(w.Raw), now: w.Time})
 			}
 		}
-		if err := writeModelRun(ctx, tx, w, 1, registry.Record{}); err != nil {
+		firsts, err := claimIdempotencyKeys(ctx, tx, claims)
+		if err != nil {
 			return nil, err
 		}
-		return getRecord(ctx, tx, modelRunKind, w.ID, 0)
+		ids := make([]string, len(ws))
+		var todo []runWrite
+		for i, w := range ws {
+			ids[i] = w.ID
+			switch f := firsts[i]; {
+			case f.err != nil:
+				results[i].Err = f.err
+			case f.id != "":
+				ids[i] = f.id // a retry: the first registration's record
+			default:
+				todo = append(todo, runWrite{ModelRunWrite: w, at: i, version: 1})
+			}
+		}
+		if err := s.write(ctx, tx, todo, results); err != nil {
+			return nil, err
+		}
+		failed := slices.ContainsFunc(results, func(r runs.Result) bool { return r.Err != nil })
+		if mode == runs.CheckOnly || (mode == runs.AllOrNothing && failed) {
+			return nil, errRollback
+		}
+		return nil, fillRecords(ctx, tx, ids, results)
 	})
-	if err != nil {
-		return registry.Record{}, err
+	if errors.Is(err, errRollback) {
+		return results, nil
 	}
-	return v.(registry.Record), nil
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 // UpdateModelRun writes a new version that WAS_REVISION_OF the current one; the old
@@ -57,8 +99,12 @@ func (s *ModelRuns) UpdateModelRun(ctx context.Context, w runs.ModelRunWrite) (r
 		if err != nil {
 			return nil, err
 		}
-		if err := writeModelRun(ctx, tx, w, cur.Version+1, cur); err != nil {
+		results := make([]runs.Result, 1)
+		if err := s.write(ctx, tx, []runWrite{{ModelRunWrite: w, version: cur.Version + 1, prev: cur}}, results); err != nil {
 			return nil, err
+		}
+		if results[0].Err != nil {
+			return nil, results[0].Err
 		}
 		return getRecord(ctx, tx, modelRunKind, w.ID, 0)
 	})
@@ -68,21 +114,83 @@ func (s *ModelRuns) UpdateModelRun(ctx context.Context, w runs.ModelRunWrite) (r
 	return v.(registry.Record), nil
 }
 
-func writeModelRun(ctx context.Context, tx neo4j.ManagedTransaction, w runs.ModelRunWrite, version int, prev registry.Record) error {
-	c, err := loadRunContext(ctx, tx, w.Run)
+// write checks each run against the graph, records the failures in results and writes
+// the runs that pass, each with the PROV-JSON of what was written.
+func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, results []runs.Result) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	contexts, err := loadRunContexts(ctx, tx, ws)
 	if err != nil {
 		return err
 	}
-	if errs := w.Run.Check(w.Run.WorkflowTemplateID, c); len(errs) > 0 {
-		return provgraph.InvalidFields("the model run does not fit the records it names", errs)
+	var params []map[string]any
+	var written []string
+	for i, w := range ws {
+		if errs := w.Run.Check(w.Run.WorkflowTemplateID, contexts[i]); len(errs) > 0 {
+			results[w.at].Err = provgraph.InvalidFields("the model run does not fit the records it names", errs)
+			continue
+		}
+		params = append(params, runParams(w, contexts[i]))
+		written = append(written, w.ID)
 	}
-	user, err := mergeUser(ctx, tx, w.Actor)
+	if len(params) == 0 {
+		return nil
+	}
+	// One author per request: every run of a batch has the same actor.
+	user, err := mergeUser(ctx, tx, ws[0].Actor)
 	if err != nil {
 		return err
 	}
+	if _, err := tx.Run(ctx, writeRunsCypher, map[string]any{"subject": user, "runs": params}); err != nil {
+		return err
+	}
+	return s.storeProvJSON(ctx, tx, written)
+}
+
+// writeRunsCypher writes runs and their relations; for an update the old version is
+// relabelled :Revision and keeps its own relations.
+const writeRunsCypher = `
+	MATCH (u:User {subject:$subject})
+	UNWIND $runs AS p
+	CALL (u, p) {
+		OPTIONAL MATCH (old:Record:ModelRun {id:p.id, version:p.prev}) WHERE p.prev > 0
+		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | REMOVE old:Record SET old:Revision)
+		WITH old
+		MATCH (wf:Record {id:p.wf}), (model:Record {id:p.model}), (modeller:Record {id:p.modeller})
+		CREATE (r:Record:ModelRun:Activity) SET r = p.props
+		CREATE (r)-[:WAS_ATTRIBUTED_TO {role:p.role, time:p.now}]->(u)
+		CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'modeller', plan:p.wf, time:p.start}]->(modeller)
+		CREATE (r)-[:WAS_INFLUENCED_BY {role:'plan', field:'/workflow_template_id', time:p.start}]->(wf)
+		CREATE (r)-[:USED {role:'model', model_version:p.model_version, time:p.start}]->(model)
+		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | CREATE (r)-[:WAS_REVISION_OF {time:p.now}]->(old))
+		WITH r, modeller
+		CALL (r, p) {
+			UNWIND p.inputs AS i
+			MATCH (d:Record {id:i.id})
+			CREATE (r)-[:USED {role:i.role, resources:i.resources, field:i.field, time:p.start}]->(d)
+		}
+		CALL (r, p, modeller) {
+			UNWIND p.outputs AS o
+			MATCH (d:Record {id:o.id})
+			CREATE (d)-[:WAS_GENERATED_BY {role:o.role, resources:o.resources, field:o.field, time:p.end}]->(r)
+			CREATE (d)-[:WAS_ATTRIBUTED_TO {role:'modeller', activity:p.id, time:p.end}]->(modeller)
+		}
+		CALL (p, modeller) {
+			MATCH (org:Record {id:p.org})
+			CREATE (modeller)-[:ACTED_ON_BEHALF_OF {activity:p.id, time:p.start}]->(org)
+		}
+		CALL (r, p) {
+			MATCH (study:Record {id:p.study})
+			CREATE (r)-[:WAS_INFORMED_BY {role:'study', field:'/study_id'}]->(study)
+		}
+	}`
+
+// runParams are the parameters of one run in writeRunsCypher.
+func runParams(w runWrite, c runs.Context) map[string]any {
 	mr := w.Run
 	props := map[string]any{
-		"id": w.ID, "kind": modelRunKind.Label, "version": version, "name": mr.DisplayName,
+		"id": w.ID, "kind": modelRunKind.Label, "version": w.version, "name": mr.DisplayName,
 		"document": string(w.Raw), "updated_at": w.Time, "updated_by": w.Actor.Subject,
 		"created_at": w.Time, "created_by": w.Actor.Subject,
 		"startedAtTime": mr.StartTime.Time, "endedAtTime": mr.EndTime.Time,
@@ -95,8 +203,8 @@ func writeModelRun(ctx context.Context, tx neo4j.ManagedTransaction, w runs.Mode
 		props["model_version"] = mr.ModelVersion
 	}
 	role := "creator"
-	if version > 1 {
-		props["created_at"], props["created_by"], props["reason"] = prev.CreatedAt, prev.CreatedBy, w.Reason
+	if w.version > 1 {
+		props["created_at"], props["created_by"], props["reason"] = w.prev.CreatedAt, w.prev.CreatedBy, w.Reason
 		role = "reviser"
 	}
 	datasets := func(list []runs.Dataset, side string) []map[string]any {
@@ -112,93 +220,141 @@ func writeModelRun(ctx context.Context, tx neo4j.ManagedTransaction, w runs.Mode
 		}
 		return out
 	}
-	params := map[string]any{
-		"props": props, "subject": user, "now": w.Time, "role": role, "id": w.ID, "prev": prev.Version,
+	return map[string]any{
+		"props": props, "now": w.Time, "role": role, "id": w.ID, "prev": w.prev.Version,
 		"wf": mr.WorkflowTemplateID, "model": c.Workflow.SoftwareID, "model_version": mr.ModelVersion,
 		"modeller": mr.Associations.ModellerID, "org": mr.Associations.RequestingOrganisationID, "study": mr.StudyID,
 		"start": mr.StartTime.Time, "end": mr.EndTime.Time,
 		"inputs": datasets(mr.Inputs, "inputs"), "outputs": datasets(mr.Outputs, "outputs"),
 	}
-	_, err = run(ctx, tx, `
-		OPTIONAL MATCH (old:Record:ModelRun {id:$id, version:$prev}) WHERE $prev > 0
-		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | REMOVE old:Record SET old:Revision)
-		WITH old
-		MATCH (u:User {subject:$subject}), (wf:Record {id:$wf}), (model:Record {id:$model}), (modeller:Record {id:$modeller})
-		CREATE (r:Record:ModelRun:Activity) SET r = $props
-		CREATE (r)-[:WAS_ATTRIBUTED_TO {role:$role, time:$now}]->(u)
-		CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'modeller', plan:$wf, time:$start}]->(modeller)
-		CREATE (r)-[:WAS_INFLUENCED_BY {role:'plan', field:'/workflow_template_id', time:$start}]->(wf)
-		CREATE (r)-[:USED {role:'model', model_version:$model_version, time:$start}]->(model)
-		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | CREATE (r)-[:WAS_REVISION_OF {time:$now}]->(old))
-		WITH r, modeller
-		CALL (r) {
-			UNWIND $inputs AS i
-			MATCH (d:Record {id:i.id})
-			CREATE (r)-[:USED {role:i.role, resources:i.resources, field:i.field, time:$start}]->(d)
+}
+
+// storeProvJSON stores with each run the PROV-JSON of its depth-0 document, read back
+// from the graph in the same transaction, so the stored document and the graph agree.
+func (s *ModelRuns) storeProvJSON(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) error {
+	docs, err := documents(ctx, tx, ids, 0)
+	if err != nil {
+		return err
+	}
+	rows := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		var b bytes.Buffer
+		enc := prov.NewPROVJSON(&b, s.BaseIRI)
+		if err := enc.Encode(docs[id]); err != nil {
+			enc.Close()
+			return fmt.Errorf("PROV-JSON of %s: %w", id, err)
 		}
-		CALL (r, modeller) {
-			UNWIND $outputs AS o
-			MATCH (d:Record {id:o.id})
-			CREATE (d)-[:WAS_GENERATED_BY {role:o.role, resources:o.resources, field:o.field, time:$end}]->(r)
-			CREATE (d)-[:WAS_ATTRIBUTED_TO {role:'modeller', activity:$id, time:$end}]->(modeller)
+		if err := enc.Close(); err != nil {
+			return err
 		}
-		CALL (r, modeller) {
-			MATCH (org:Record {id:$org})
-			CREATE (modeller)-[:ACTED_ON_BEHALF_OF {activity:$id, time:$start}]->(org)
-		}
-		CALL (r) {
-			MATCH (study:Record {id:$study})
-			CREATE (r)-[:WAS_INFORMED_BY {role:'study', field:'/study_id'}]->(study)
-		}
-		RETURN r.id AS id`, params)
+		rows = append(rows, map[string]any{"id": id, "json": b.String()})
+	}
+	_, err = tx.Run(ctx, `
+		UNWIND $rows AS row
+		MATCH (r:Record:ModelRun {id:row.id})
+		SET r.prov_json = row.json`, map[string]any{"rows": rows})
 	return err
 }
 
-// loadRunContext locks and reads every record a model run names, in two queries.
-func loadRunContext(ctx context.Context, tx neo4j.ManagedTransaction, mr runs.ModelRun) (runs.Context, error) {
-	c := runs.Context{Kinds: map[string]string{}, Templates: map[string]runs.DatasetTemplate{}}
-	wf, err := run(ctx, tx, `
-		OPTIONAL MATCH (w:Record {id:$id}) WHERE w.deleted_at IS NULL
-		RETURN w.kind AS kind, w.document AS doc`, map[string]any{"id": mr.WorkflowTemplateID})
+// fillRecords reads the stored records of ids into results that have no error.
+func fillRecords(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, results []runs.Result) error {
+	recs, err := collect(ctx, tx, `
+		UNWIND range(0, size($ids) - 1) AS i
+		MATCH (r:Record:ModelRun {id:$ids[i]})
+		RETURN i, r`, map[string]any{"ids": ids})
 	if err != nil {
-		return c, err
+		return err
 	}
-	if kind := str(wf, "kind"); kind != "" {
-		c.Kinds[mr.WorkflowTemplateID] = kind
-		if kind == "WorkflowTemplate" {
-			var w runs.Workflow
-			if err := json.Unmarshal([]byte(str(wf, "doc")), &w); err != nil {
-				return c, fmt.Errorf("stored workflow template %s: %w", mr.WorkflowTemplateID, err)
-			}
-			c.Workflow = &w
+	found := make([]bool, len(ids))
+	for _, rec := range recs {
+		i := int(rec.Values[0].(int64))
+		results[i].Record = withProvJSON(toRecord(modelRunKind, rec.Values[1].(dbtype.Node)), rec.Values[1].(dbtype.Node))
+		found[i] = true
+	}
+	for i, ok := range found {
+		if !ok && results[i].Err == nil {
+			// An idempotent retry whose first record was since deleted.
+			results[i].Err = provgraph.Errorf(provgraph.Conflict, "the record first registered under this Idempotency-Key, %s, no longer exists", ids[i])
 		}
 	}
-	ids := slices.Concat(mr.Refs(), mr.TemplateIDs(c.Workflow), []string{mr.WorkflowTemplateID})
-	if c.Workflow != nil {
-		ids = append(ids, c.Workflow.SoftwareID)
+	return nil
+}
+
+// loadRunContexts locks and reads every record the runs name, in two statements.
+func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite) ([]runs.Context, error) {
+	var wfIDs []string
+	for _, w := range ws {
+		wfIDs = append(wfIDs, w.Run.WorkflowTemplateID)
 	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	// Locked so that nothing named here is deleted before this run commits.
-	if err := lockRecords(ctx, tx, ids); err != nil {
-		return c, err
-	}
-	recs, err := collect(ctx, tx, `
-		UNWIND $ids AS id
-		MATCH (n:Record {id:id}) WHERE n.deleted_at IS NULL
-		RETURN id, n.kind AS kind, CASE WHEN n:DatasetTemplate THEN n.document END AS doc`, map[string]any{"ids": ids})
+	kinds := map[string]string{}
+	workflows := map[string]*runs.Workflow{}
+	// Locked before they are read, so that nothing named is changed or deleted before
+	// these runs commit.
+	recs, err := lockAndRead(ctx, tx, wfIDs, "WorkflowTemplate")
 	if err != nil {
-		return c, err
+		return nil, err
 	}
 	for _, r := range recs {
 		id, kind := str(r, "id"), str(r, "kind")
-		c.Kinds[id] = kind
+		kinds[id] = kind
+		if doc := str(r, "doc"); doc != "" {
+			var w runs.Workflow
+			if err := json.Unmarshal([]byte(doc), &w); err != nil {
+				return nil, fmt.Errorf("stored workflow template %s: %w", id, err)
+			}
+			workflows[id] = &w
+		}
+	}
+	var ids []string
+	for _, w := range ws {
+		wf := workflows[w.Run.WorkflowTemplateID]
+		ids = append(ids, w.Run.Refs()...)
+		ids = append(ids, w.Run.TemplateIDs(wf)...)
+		if wf != nil {
+			ids = append(ids, wf.SoftwareID)
+		}
+	}
+	recs, err = lockAndRead(ctx, tx, ids, "DatasetTemplate")
+	if err != nil {
+		return nil, err
+	}
+	templates := map[string]runs.DatasetTemplate{}
+	for _, r := range recs {
+		id := str(r, "id")
+		kinds[id] = str(r, "kind")
 		if doc := str(r, "doc"); doc != "" {
 			var t runs.DatasetTemplate
 			if err := json.Unmarshal([]byte(doc), &t); err == nil {
-				c.Templates[id] = t
+				templates[id] = t
 			}
 		}
 	}
-	return c, nil
+	out := make([]runs.Context, len(ws))
+	for i, w := range ws {
+		out[i] = runs.Context{Kinds: kinds, Templates: templates, Workflow: workflows[w.Run.WorkflowTemplateID]}
+	}
+	return out, nil
+}
+
+// lockAndRead write-locks the current records of ids, in id order so that two
+// transactions never wait on each other in a cycle, and returns each live one's kind and,
+// for records of docLabel, its document.
+func lockAndRead(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, docLabel string) ([]*neo4j.Record, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	return collect(ctx, tx, fmt.Sprintf(`
+		UNWIND $ids AS id
+		MATCH (n:Record {id:id})
+		SET n.locked_ = true REMOVE n.locked_
+		WITH id, n WHERE n.deleted_at IS NULL
+		RETURN id, n.kind AS kind, CASE WHEN n:%s THEN n.document END AS doc`, label(docLabel)), map[string]any{"ids": ids})
+}
+
+// withProvJSON adds the PROV-JSON stored with a run to its record.
+func withProvJSON(r registry.Record, n dbtype.Node) registry.Record {
+	if s := strProp(n.Props, "prov_json"); s != "" {
+		r.ProvJSON = json.RawMessage(s)
+	}
+	return r
 }

@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +25,7 @@ func TestRegisterModelRun(t *testing.T) {
 	wf := mustCreate(t, svc, "workflow-templates", fmt.Sprintf(`{"display_name":"w","software_id":%q,"input_templates":[{"template_id":%q}],"output_templates":[{"template_id":%q}]}`, model.ID, tin.ID, tout.ID))
 	d1 := mustCreate(t, svc, "datasets", datasetDoc("in", org.ID))
 	d2 := mustCreate(t, svc, "datasets", datasetDoc("out", org.ID))
-	mr := &runs.ModelRuns{Store: &ModelRuns{DB: MustDB(t)}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now}
+	mr := &runs.ModelRuns{Store: &ModelRuns{DB: MustDB(t), BaseIRI: testBase}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now}
 	doc := func(in, out string) string {
 		return fmt.Sprintf(`{"workflow_template_id":%q,"inputs":[{"dataset_template_id":%q,"dataset_id":%q,"resources":{"forcing":"f.nc"}}],
 			"outputs":[{"dataset_template_id":%q,"dataset_id":%q}],"display_name":"run","description":"d",
@@ -46,6 +49,16 @@ func TestRegisterModelRun(t *testing.T) {
 	if err != nil || n != int64(211) {
 		t.Fatalf("relations %v (%v), want 2 used, 1 generated, 1 association", n, err)
 	}
+	// The PROV-JSON stored with it is the document the graph gives for it.
+	var live bytes.Buffer
+	if doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), rec.ID, 0); err != nil {
+		t.Fatal(err)
+	} else if err := encodeAll(prov.NewPROVJSON(&live, testBase), doc); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(live.Bytes(), rec.ProvJSON) || !json.Valid(rec.ProvJSON) {
+		t.Fatalf("stored PROV-JSON differs from the graph's:\n%s\n--\n%s", rec.ProvJSON, live.Bytes())
+	}
 	// Its PROV document, read from the graph, holds the run's relations and passes the
 	// independent judges in every format.
 	pv := &Provenance{DB: MustDB(t)}
@@ -64,7 +77,7 @@ func TestRegisterModelRun(t *testing.T) {
 		if err := doc.Validate(); err != nil {
 			t.Fatalf("depth %d: %v", depth, err)
 		}
-		provtest.JudgeDocument(t, "http://127.0.0.1:8080/id/", doc)
+		provtest.JudgeDocument(t, testBase, doc)
 	}
 	if _, err := pv.Document(t.Context(), rec.ID, 99); code(err) != provgraph.Invalid {
 		t.Fatalf("depth 99: %v", err)
@@ -75,5 +88,112 @@ func TestRegisterModelRun(t *testing.T) {
 	}
 	if err := svc.Delete(t.Context(), kind(t, "model-runs"), rec.ID, actor, "x"); err != nil {
 		t.Fatalf("delete run whose outputs nobody used: %v", err)
+	}
+}
+
+const testBase = "http://127.0.0.1:8080/id/"
+
+func encodeAll(enc prov.Encoder, doc *prov.Document) error {
+	if err := enc.Encode(doc); err != nil {
+		enc.Close()
+		return err
+	}
+	return enc.Close()
+}
+
+// runFixture registers what a model run needs and returns a valid run document maker.
+func runFixture(t *testing.T) (*runs.ModelRuns, func(in, out string) string, []string, string) {
+	svc, _ := mustService(t)
+	org := mustCreate(t, svc, "organisations", orgDoc("org"))
+	person := mustCreate(t, svc, "people", `{"display_name":"Ada","first_name":"Ada","last_name":"L","email":"a@example.org"}`)
+	model := mustCreate(t, svc, "models", `{"display_name":"m","name":"m","description":"d","documentation_url":"https://doc","source_url":"https://src"}`)
+	tin := mustCreate(t, svc, "dataset-templates", `{"display_name":"in"}`)
+	tout := mustCreate(t, svc, "dataset-templates", `{"display_name":"out"}`)
+	wf := mustCreate(t, svc, "workflow-templates", fmt.Sprintf(`{"display_name":"w","software_id":%q,"input_templates":[{"template_id":%q}],"output_templates":[{"template_id":%q}]}`, model.ID, tin.ID, tout.ID))
+	var datasets []string
+	for i := range 4 {
+		datasets = append(datasets, mustCreate(t, svc, "datasets", datasetDoc(fmt.Sprint("d", i), org.ID)).ID)
+	}
+	mr := &runs.ModelRuns{Store: &ModelRuns{DB: MustDB(t), BaseIRI: testBase}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now}
+	return mr, func(in, out string) string {
+		return fmt.Sprintf(`{"workflow_template_id":%q,"inputs":[{"dataset_template_id":%q,"dataset_id":%q}],
+			"outputs":[{"dataset_template_id":%q,"dataset_id":%q}],"display_name":"run","description":"d",
+			"associations":{"modeller_id":%q,"requesting_organisation_id":%q},"start_time":1700000000,"end_time":1700003600}`,
+			wf.ID, tin.ID, in, tout.ID, out, person.ID, org.ID)
+	}, datasets, wf.ID
+}
+
+func countRuns(t *testing.T, wf string) int64 {
+	n, err := MustDB(t).read(t.Context(), queryOne(`
+		MATCH (r:ModelRun:Record {workflow_template_id:$wf}) RETURN count(r)`, map[string]any{"wf": wf}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.(int64)
+}
+
+func TestRegisterBatch(t *testing.T) {
+	mr, doc, d, marker := runFixture(t)
+	good := []byte(doc(d[0], d[1]))
+	bad := []byte(doc(d[0], "no/01J0000000000000000000000"))
+	// Atomic: one bad record fails the batch, every failure named under /records/<i>.
+	_, err := mr.RegisterBatch(t.Context(), [][]byte{good, bad, []byte(`{}`)}, actor, "", runs.AllOrNothing)
+	got := strings.Join(fields(err), ",")
+	if code(err) != provgraph.Invalid || !strings.Contains(got, "/records/1/outputs/0/dataset_id") || !strings.Contains(got, "/records/2/") || strings.Contains(got, "/records/0") {
+		t.Fatalf("atomic batch: %v %v", err, got)
+	}
+	if n := countRuns(t, marker); n != 0 {
+		t.Fatalf("a failed atomic batch wrote %d runs", n)
+	}
+	// Not atomic: the good ones are written, the bad one reported.
+	res, err := mr.RegisterBatch(t.Context(), [][]byte{good, bad, []byte(doc(d[2], d[3]))}, actor, "", runs.EachOnItsOwn)
+	if err != nil || len(res) != 3 || res[0].Err != nil || res[2].Err != nil || code(res[1].Err) != provgraph.Invalid {
+		t.Fatalf("per-record batch: %v %+v", err, res)
+	}
+	if res[0].Record.ID == res[2].Record.ID || len(res[0].Record.ProvJSON) == 0 {
+		t.Fatalf("records %+v", res)
+	}
+	if n := countRuns(t, marker); n != 2 {
+		t.Fatalf("per-record batch wrote %d runs, want 2", n)
+	}
+	// Check only: the same report as atomic, and nothing written.
+	if res, err := mr.RegisterBatch(t.Context(), [][]byte{good}, actor, "", runs.CheckOnly); err != nil || res[0].Err != nil || res[0].Record.ID != "" {
+		t.Fatalf("check only: %v %+v", err, res)
+	}
+	if n := countRuns(t, marker); n != 2 {
+		t.Fatalf("check only wrote: %d runs", n)
+	}
+	if _, err := mr.RegisterBatch(t.Context(), nil, actor, "", runs.AllOrNothing); code(err) != provgraph.Invalid {
+		t.Fatalf("empty batch: %v", err)
+	}
+}
+
+// One registration sent 20 times at once under one Idempotency-Key: one record, twenty
+// identical answers.
+func TestRegisterModelRunIdempotentConcurrent(t *testing.T) {
+	mr, doc, d, wf := runFixture(t)
+	body := []byte(doc(d[0], d[1]))
+	key := fmt.Sprintf("retry-%d", time.Now().UnixNano())
+	var wg sync.WaitGroup
+	recs := make([]string, 20)
+	errs := make([]error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			rec, err := mr.Register(t.Context(), body, actor, key)
+			recs[i], errs[i] = rec.ID+"|"+string(rec.ProvJSON), err
+		})
+	}
+	wg.Wait()
+	for i := range 20 {
+		if errs[i] != nil || recs[i] != recs[0] {
+			t.Fatalf("answer %d: %v (%.60s vs %.60s)", i, errs[i], recs[i], recs[0])
+		}
+	}
+	if n := countRuns(t, wf); n != 1 {
+		t.Fatalf("%d runs registered under one key", n)
+	}
+	// The same key with another body is a conflict.
+	if _, err := mr.Register(t.Context(), []byte(doc(d[2], d[3])), actor, key); code(err) != provgraph.Conflict {
+		t.Fatalf("reused key: %v", err)
 	}
 }

@@ -26,9 +26,30 @@ func (p *Provenance) Document(ctx context.Context, id string, depth int) (*prov.
 	if depth < 0 || depth > MaxProvDepth {
 		return nil, provgraph.InvalidFields("depth out of range", []provgraph.FieldError{{Path: "depth", Message: fmt.Sprintf("must be 0 to %d", MaxProvDepth)}})
 	}
-	hops := max(depth, 1)
+	v, err := p.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		docs, err := documents(ctx, tx, []string{id}, depth)
+		if err != nil {
+			return nil, err
+		}
+		doc, ok := docs[id]
+		if !ok {
+			return nil, provgraph.Errorf(provgraph.NotFound, "no record with id %q", id)
+		}
+		return doc, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*prov.Document), nil
+}
+
+// documents reads the documents of several records in one statement; unknown ids are
+// absent from the map. An agent's own edges are never walked (a busy modeller has one
+// per run): what an agent did for a run is found by the run's id, through an index.
+func documents(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, depth int) (map[string]*prov.Document, error) {
 	cypher := fmt.Sprintf(`
-		MATCH (r:Record {id:$id})
+		UNWIND $ids AS id
+		MATCH (r:Record {id:id})
 		CALL (r) {
 			OPTIONAL MATCH path = (r)-[*1..%d]->(n)
 			WHERE all(x IN nodes(path)[1..-1] WHERE NOT x:Agent)
@@ -38,31 +59,31 @@ func (p *Provenance) Document(ctx context.Context, id string, depth int) (*prov.
 			OPTIONAL MATCH (g)-[:WAS_GENERATED_BY]->(r)
 			RETURN collect(DISTINCT g) AS generated
 		}
-		CALL (r) {
-			OPTIONAL MATCH (x)-[{activity:$id}]->(y)
-			RETURN collect(DISTINCT x) + collect(DISTINCT y) AS scoped
+		WITH r, up + generated + [r] AS nodes
+		CALL (r, nodes) {
+			UNWIND [x IN nodes WHERE x:Activity AND ($depth > 0 OR x = r)] AS act
+			MATCH (a)-[rel:ACTED_ON_BEHALF_OF {activity:act.id}]->(b)
+			RETURN collect(DISTINCT rel) AS scoped, collect(DISTINCT b) AS principals
 		}
-		WITH r, up + generated + scoped + [r] AS nodes
-		UNWIND nodes AS a
-		WITH DISTINCT r, nodes, a
-		OPTIONAL MATCH (a)-[rel]->(b) WHERE b IN nodes AND ($depth > 0 OR a = r OR b = r OR rel.activity = $id)
-		RETURN nodes, collect(DISTINCT rel) AS rels`, hops)
-	v, err := p.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		recs, err := collect(ctx, tx, cypher, map[string]any{"id": id, "depth": depth})
-		if err != nil {
-			return nil, err
+		WITH r, scoped, nodes + [b IN principals WHERE NOT b IN nodes] AS nodes
+		CALL (r, nodes) {
+			UNWIND nodes AS a
+			WITH DISTINCT a WHERE NOT a:Agent
+			MATCH (a)-[rel]->(b) WHERE b IN nodes AND ($depth > 0 OR a = r OR b = r OR rel.activity = r.id)
+			RETURN collect(DISTINCT rel) AS rels
 		}
-		if len(recs) == 0 {
-			return nil, provgraph.Errorf(provgraph.NotFound, "no record with id %q", id)
-		}
-		nodes, _ := recs[0].Get("nodes")
-		rels, _ := recs[0].Get("rels")
-		return toDocument(nodes.([]any), rels.([]any)), nil
-	})
+		RETURN r.id AS id, nodes, rels + scoped AS rels`, max(depth, 1))
+	recs, err := collect(ctx, tx, cypher, map[string]any{"ids": ids, "depth": depth})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*prov.Document), nil
+	out := make(map[string]*prov.Document, len(recs))
+	for _, r := range recs {
+		nodes, _ := r.Get("nodes")
+		rels, _ := r.Get("rels")
+		out[str(r, "id")] = toDocument(nodes.([]any), rels.([]any))
+	}
+	return out, nil
 }
 
 // provID names a node in a PROV document: superseded versions get their own IRI.

@@ -18,6 +18,10 @@ func constraints() []string {
 		"CREATE CONSTRAINT user_subject IF NOT EXISTS FOR (u:User) REQUIRE u.subject IS UNIQUE",
 		"CREATE CONSTRAINT idempotency_key IF NOT EXISTS FOR (k:IdempotencyKey) REQUIRE k.key IS UNIQUE",
 		"CREATE CONSTRAINT activity_id IF NOT EXISTS FOR (a:Deletion) REQUIRE a.id IS UNIQUE",
+		// A modeller acts for an organisation once per run: PROV documents find those
+		// edges by run, never by walking every edge of a busy modeller.
+		"CREATE INDEX acted_on_behalf_of_activity IF NOT EXISTS FOR ()-[r:ACTED_ON_BEHALF_OF]-() ON (r.activity)",
+		"CREATE INDEX was_attributed_to_activity IF NOT EXISTS FOR ()-[r:WAS_ATTRIBUTED_TO]-() ON (r.activity)",
 	}
 	for _, l := range indexedLabels() {
 		for _, p := range []string{"created_at", "updated_at", "name"} {

@@ -28,6 +28,9 @@ type Record struct {
 	Reason    string     `json:"reason,omitempty"`
 	Latest    bool       `json:"latest"`
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// ProvJSON is the PROV-JSON a model run was registered with (Provena keeps one too);
+	// it is read with single records, not lists.
+	ProvJSON json.RawMessage `json:"prov_json,omitempty"`
 }
 
 // Actor is whoever performs a write: it becomes a PROV agent in the graph.

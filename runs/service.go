@@ -3,11 +3,16 @@ package runs
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"provgraph"
 	"provgraph/registry"
 )
+
+// MaxBatch bounds the records of one batch registration.
+const MaxBatch = 1000
 
 // ModelRunWrite is a model run that passed every check needing no database.
 type ModelRunWrite struct {
@@ -20,10 +25,29 @@ type ModelRunWrite struct {
 	IdemKey string
 }
 
+// Result is the outcome of one record of a registration: its stored record or its error.
+type Result struct {
+	Record registry.Record
+	Err    error
+}
+
+// Mode says what a batch does when some of its records fail.
+type Mode int
+
+const (
+	// AllOrNothing writes every record or none.
+	AllOrNothing Mode = iota
+	// EachOnItsOwn writes the records that pass and reports the others.
+	EachOnItsOwn
+	// CheckOnly runs every check, inside a transaction that is rolled back.
+	CheckOnly
+)
+
 // ModelRunStore registers model runs atomically: it reads the Context, calls Check and
 // writes, all in one transaction.
 type ModelRunStore interface {
-	RegisterModelRun(ctx context.Context, w ModelRunWrite) (registry.Record, error)
+	// RegisterModelRuns checks and stores runs in one transaction, as mode says.
+	RegisterModelRuns(ctx context.Context, ws []ModelRunWrite, mode Mode) ([]Result, error)
 	UpdateModelRun(ctx context.Context, w ModelRunWrite) (registry.Record, error)
 }
 
@@ -42,7 +66,82 @@ func (s *ModelRuns) Register(ctx context.Context, raw []byte, actor registry.Act
 		return registry.Record{}, err
 	}
 	w.ID, w.IdemKey = s.IDs.New(w.Time), idemKey
-	return s.Store.RegisterModelRun(ctx, w)
+	res, err := s.Store.RegisterModelRuns(ctx, []ModelRunWrite{w}, AllOrNothing)
+	if err != nil {
+		return registry.Record{}, err
+	}
+	return res[0].Record, res[0].Err
+}
+
+// RegisterBatch validates and stores many model runs in one transaction. AllOrNothing
+// and CheckOnly: every failure of every record in one error, fields under /records/<i>,
+// and nothing written. EachOnItsOwn: one Result per record. A batch Idempotency-Key
+// makes each record's retry safe under key "<key>#<index>".
+func (s *ModelRuns) RegisterBatch(ctx context.Context, raws [][]byte, actor registry.Actor, idemKey string, mode Mode) ([]Result, error) {
+	if len(raws) == 0 || len(raws) > MaxBatch {
+		return nil, provgraph.InvalidFields("a batch holds 1 to 1000 records", []provgraph.FieldError{{Path: "/records", Message: fmt.Sprintf("has %d records; send 1 to %d", len(raws), MaxBatch)}})
+	}
+	results := make([]Result, len(raws))
+	var ws []ModelRunWrite
+	var at []int // index in raws of each write
+	for i, raw := range raws {
+		w, err := s.prepare(raw, actor)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		w.ID = s.IDs.New(w.Time)
+		if idemKey != "" {
+			w.IdemKey = fmt.Sprintf("%s#%d", idemKey, i)
+		}
+		ws, at = append(ws, w), append(at, i)
+	}
+	// Records that failed already are still checked against the graph, so that every
+	// failure is reported at once; nothing is written then.
+	storeMode := mode
+	if mode == AllOrNothing && len(ws) < len(raws) {
+		storeMode = CheckOnly
+	}
+	if len(ws) > 0 {
+		stored, err := s.Store.RegisterModelRuns(ctx, ws, storeMode)
+		if err != nil {
+			return nil, err
+		}
+		for j, r := range stored {
+			results[at[j]] = r
+		}
+	}
+	if mode != EachOnItsOwn {
+		if err := joinErrors(results); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// joinErrors makes one error of every record's failure, fields prefixed /records/<i>;
+// a failure that is not a validation error (a conflict, say) is returned as it is.
+func joinErrors(results []Result) error {
+	var fields []provgraph.FieldError
+	for i, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		var e *provgraph.Error
+		if !errors.As(r.Err, &e) || e.Code != provgraph.Invalid {
+			return r.Err
+		}
+		if len(e.Fields) == 0 {
+			fields = append(fields, provgraph.FieldError{Path: fmt.Sprintf("/records/%d", i), Message: e.Message})
+		}
+		for _, f := range e.Fields {
+			fields = append(fields, provgraph.FieldError{Path: fmt.Sprintf("/records/%d%s", i, f.Path), Message: f.Message})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return provgraph.InvalidFields("records of the batch failed; nothing was written", fields)
 }
 
 // Update stores a new version of a model run.
@@ -64,7 +163,7 @@ func (s *ModelRuns) Update(ctx context.Context, id string, raw []byte, actor reg
 	return s.Store.UpdateModelRun(ctx, w)
 }
 
-// Prepare validates a raw record without storing it (batch and CSV use it per row).
+// prepare validates a raw record without storing it.
 func (s *ModelRuns) prepare(raw []byte, actor registry.Actor) (ModelRunWrite, error) {
 	if errs := s.Schemas.Validate("model-run", raw); len(errs) > 0 {
 		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)

@@ -115,7 +115,7 @@ func openapiCmd() *cobra.Command {
 		Use:   "openapi",
 		Short: "Print the OpenAPI 3.1 document of the API",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv, err := newServer(nil, nil, nil, zerolog.Nop(), 0)
+			srv, err := newServer(nil, nil, nil, zerolog.Nop(), Config{})
 			if err != nil {
 				return err
 			}
@@ -128,17 +128,17 @@ func openapiCmd() *cobra.Command {
 }
 
 // newServer wires the HTTP server onto the graph store.
-func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log zerolog.Logger, maxBody int64) (*server.Server, error) {
+func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log zerolog.Logger, cfg Config) (*server.Server, error) {
 	sch, err := schemas.Load()
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: maxBody, Version: version}
+	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: cfg.MaxBodyBytes, Version: version, BaseIRI: cfg.BaseIRI}
 	if db != nil {
 		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
-		srv.ModelRuns = &runs.ModelRuns{Store: &graph.ModelRuns{DB: db}, Schemas: sch, IDs: ids, Now: time.Now}
+		srv.ModelRuns = &runs.ModelRuns{Store: &graph.ModelRuns{DB: db, BaseIRI: srv.BaseIRI}, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Health = db
 	}
@@ -193,12 +193,11 @@ func (m *Main) Run(ctx context.Context) error {
 		db.Close(context.Background())
 		return err
 	}
-	srv, err := newServer(db, authn, registry.NewIDs(cfg.IDPrefix), m.Logger, cfg.MaxBodyBytes)
+	srv, err := newServer(db, authn, registry.NewIDs(cfg.IDPrefix), m.Logger, cfg)
 	if err != nil {
 		db.Close(context.Background())
 		return err
 	}
-	srv.BaseIRI = cfg.BaseIRI
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		db.Close(context.Background())
