@@ -1,0 +1,287 @@
+// Command bench measures how fast provgraph registers model runs, against the floor of
+// writing the same graph straight to Neo4j, and how much memory the server needs.
+//
+// It builds and starts its own server (a free 127.0.0.1 port, its own admin token and a
+// PROVGRAPH_ID_PREFIX unique to the run) on the Neo4j that is already running, seeds a
+// fixture through the API, then runs its sections in turn:
+//
+//   - raw:   the run's graph written with one hand-written Cypher transaction per run
+//     (the Go driver, no validation reads): the floor;
+//   - api:   POST /api/v1/model-runs, one run per request;
+//   - batch: POST /api/v1/model-runs:batch, 100 and 1000 runs per request (skipped with
+//     a message when the route answers 404/405).
+//
+// Each at several concurrencies, closed loop, timing every request. It prints a Markdown
+// report (rates, p50/p99, the server's peak RSS, the ratios against the targets) and with
+// -out writes it into a file. The server is stopped with SIGTERM at the end; Neo4j keeps
+// running and the data stay, under the run's id prefix.
+//
+//	make bench BENCHFLAGS='-duration 5s -out docs/benchmarks.md'
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"provgraph/registry"
+	"provgraph/scripts/internal/apiclient"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the flags.
+type options struct {
+	bin, neo4jURI, out   string
+	build                bool
+	duration, warmup     time.Duration
+	batchDuration        time.Duration
+	count                int
+	concurrencies        []int
+	batchSizes           []int
+	batchConcurrencies   []int
+	datasets             int
+	sections             []string
+	neo4jUser, neo4jPass string
+	neo4jDB              string
+	args                 []string
+}
+
+// bench is the state the sections share.
+type bench struct {
+	opt    options
+	log    io.Writer
+	srv    *server
+	api    *apiclient.Client
+	raw    *rawWriter
+	f      fixture
+	seq    counter
+	prefix string
+	neo4j  string // version, for the report
+}
+
+// A section measures one way of registering records and returns a row per phase. A later
+// lifecycle section (create → claim → heartbeats → complete of tracked runs) is one more
+// entry here, with its own op and, if it needs them, its own targets in report.go.
+type section struct {
+	name  string
+	about string
+	run   func(b *bench, ctx context.Context) ([]result, error)
+}
+
+func sections() []section {
+	return []section{
+		{"raw", "the run's graph in one hand-written Cypher write transaction per run (Go driver, no validation reads)", (*bench).rawSection},
+		{"api", "POST /api/v1/model-runs, one run per request", (*bench).apiSection},
+		{"batch", "POST /api/v1/model-runs:batch (atomic), many runs per request", (*bench).batchSection},
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	opt, err := parseFlags(args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if opt.build {
+		fmt.Fprintf(stderr, "building %s\n", opt.bin)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", opt.bin, "./cmd/provgraph")
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/provgraph: %w (run from the repository root, or pass -build=false -bin <binary>)", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "provgraph-bench-")
+	if err != nil {
+		return err
+	}
+	b := &bench{opt: opt, log: stderr, prefix: "bench-" + time.Now().UTC().Format("20060102T150405") + "-" + randomHex(3)}
+
+	fmt.Fprintf(stderr, "starting the server (id prefix %s, log %s/server.log)\n", b.prefix, dir)
+	b.srv, err = startServer(ctx, serverConfig{Bin: opt.bin, Neo4jURI: opt.neo4jURI, Prefix: b.prefix, Dir: dir, MaxBody: 64 << 20})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := b.srv.Stop(); err != nil {
+			fmt.Fprintf(stderr, "stopping the server: %v\n", err)
+		}
+	}()
+	b.api = apiclient.New(b.srv.URL, b.srv.Token, 64)
+
+	t0 := time.Now()
+	b.f, err = seedFixture(ctx, b.api, opt.datasets, b.prefix)
+	if err != nil {
+		return fmt.Errorf("seeding the fixture: %w", err)
+	}
+	fmt.Fprintf(stderr, "seeded the fixture (%d datasets) in %s\n", len(b.f.datasets), time.Since(t0).Round(time.Millisecond))
+	b.raw, err = newRawWriter(ctx, opt.neo4jURI, opt.neo4jUser, opt.neo4jPass, opt.neo4jDB, registry.NewIDs(b.prefix+"/raw"), b.f)
+	if err != nil {
+		return err
+	}
+	defer b.raw.Close(context.Background())
+	b.neo4j = b.raw.neo4jVersion(ctx)
+
+	var results []result
+	for _, s := range sections() {
+		if !slices.Contains(opt.sections, s.name) {
+			continue
+		}
+		fmt.Fprintf(stderr, "== %s: %s\n", s.name, s.about)
+		rs, err := s.run(b, ctx)
+		if err != nil {
+			return fmt.Errorf("section %s: %w", s.name, err)
+		}
+		results = append(results, rs...)
+	}
+	mem, err := b.srv.Memory()
+	if err != nil {
+		return fmt.Errorf("reading the server's memory: %w", err)
+	}
+	rep := report{When: time.Now().UTC(), Command: commandLine(args), Machine: machine(), Neo4j: b.neo4j, Prefix: b.prefix,
+		Fixture: fmt.Sprintf("%d datasets", len(b.f.datasets)), Results: results, Memory: mem, Options: opt}
+	md := rep.Markdown()
+	fmt.Fprint(stdout, md)
+	if opt.out != "" {
+		if err := writeReport(opt.out, md); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", opt.out)
+	}
+	return nil
+}
+
+// measure runs a warm-up (unrecorded) and then one phase per concurrency.
+func (b *bench) measure(ctx context.Context, sectionName, label string, batch int, concurrencies []int, d time.Duration, o op) []result {
+	if b.opt.warmup > 0 {
+		drive(ctx, phase{Concurrency: concurrencies[0], Duration: b.opt.warmup}, &b.seq, o)
+	}
+	var out []result
+	for _, c := range concurrencies {
+		ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
+		r := drive(ctx, ph, &b.seq, o)
+		r.Section, r.Label, r.Batch = sectionName, label, batch
+		fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s (%d requests, %d errors)\n",
+			label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond), r.Requests, r.Errors)
+		for _, e := range r.FirstErrors {
+			fmt.Fprintf(b.log, "     error: %s\n", e)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (b *bench) rawSection(ctx context.Context) ([]result, error) {
+	return b.measure(ctx, "raw", "raw Cypher", 1, b.opt.concurrencies, b.opt.duration, b.raw.write), nil
+}
+
+func (b *bench) apiSection(ctx context.Context) ([]result, error) {
+	return b.measure(ctx, "api", "API single", 1, b.opt.concurrencies, b.opt.duration, postRun(b.api, b.f)), nil
+}
+
+func (b *bench) batchSection(ctx context.Context) ([]result, error) {
+	why, err := probeBatch(ctx, b.api)
+	if err != nil {
+		return nil, err
+	}
+	if why != "" {
+		fmt.Fprintf(b.log, "   skipped: %s\n", why)
+		return []result{{Section: "batch", Label: "API batch", Skipped: why}}, nil
+	}
+	var out []result
+	for _, size := range b.opt.batchSizes {
+		out = append(out, b.measure(ctx, "batch", fmt.Sprintf("API batch of %d", size), size, b.opt.batchConcurrencies, b.opt.batchDuration, postBatch(b.api, b.f, size))...)
+	}
+	return out, nil
+}
+
+func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	def := func(name, d string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return d
+	}
+	var conc, bsizes, bconc, secs string
+	fs.StringVar(&o.bin, "bin", "bin/provgraph", "the provgraph binary to serve with")
+	fs.BoolVar(&o.build, "build", true, "build -bin from ./cmd/provgraph first")
+	fs.StringVar(&o.neo4jURI, "neo4j", def("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"), "Bolt URI of the running Neo4j (default from PROVGRAPH_NEO4J_URI)")
+	fs.DurationVar(&o.duration, "duration", 6*time.Second, "length of each raw and API phase")
+	fs.DurationVar(&o.batchDuration, "batch-duration", 6*time.Second, "length of each batch phase (the request in flight at the end still counts)")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unrecorded warm-up before each section (0 for none)")
+	fs.IntVar(&o.count, "count", 0, "requests per phase instead of a duration (0: use the durations)")
+	fs.StringVar(&conc, "c", "1,8,32", "concurrencies of the raw and API phases")
+	fs.StringVar(&bsizes, "batch", "100,1000", "batch sizes")
+	fs.StringVar(&bconc, "batch-c", "1,8", "concurrencies of the batch phases")
+	fs.IntVar(&o.datasets, "datasets", 256, "datasets in the fixture (each run uses 4 in a row of the pool)")
+	fs.StringVar(&secs, "sections", "raw,api,batch", "sections to run, in their fixed order")
+	fs.StringVar(&o.out, "out", "", "also write the report into this Markdown file (between <!-- bench:begin --> and <!-- bench:end --> if it has them)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.neo4jUser, o.neo4jPass, o.neo4jDB = getenv("PROVGRAPH_NEO4J_USER"), getenv("PROVGRAPH_NEO4J_PASSWORD"), def("PROVGRAPH_NEO4J_DATABASE", "neo4j")
+	var errs []error
+	ints := func(flagName, s string) []int {
+		var out []int
+		for _, p := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Errorf("-%s %q: want positive whole numbers separated by commas", flagName, s))
+				return nil
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	o.concurrencies, o.batchSizes, o.batchConcurrencies = ints("c", conc), ints("batch", bsizes), ints("batch-c", bconc)
+	for _, n := range o.batchSizes {
+		if n > 1000 {
+			errs = append(errs, fmt.Errorf("-batch %d: the route takes 1 to 1000 records", n))
+		}
+	}
+	names := map[string]bool{}
+	for _, s := range sections() {
+		names[s.name] = true
+	}
+	for _, s := range strings.Split(secs, ",") {
+		if s = strings.TrimSpace(s); !names[s] {
+			errs = append(errs, fmt.Errorf("-sections: no section %q", s))
+		}
+		o.sections = append(o.sections, s)
+	}
+	if o.duration <= 0 || o.batchDuration <= 0 {
+		errs = append(errs, errors.New("-duration and -batch-duration must be positive"))
+	}
+	o.args = args
+	return o, errors.Join(errs...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

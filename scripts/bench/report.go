@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// report is everything measured in one run of the benchmark.
+type report struct {
+	When    time.Time
+	Command string
+	Machine string
+	Neo4j   string
+	Prefix  string
+	Fixture string
+	Results []result
+	Memory  Memory
+	Options options
+}
+
+// The targets.
+const (
+	targetAPIShare   = 0.50 // API rate / raw rate at concurrency 8
+	targetP99        = 100 * time.Millisecond
+	targetBatchGain  = 5.0       // batch rate / single rate
+	targetServerPeak = 200 << 20 // bytes (MiB)
+)
+
+const (
+	beginMark = "<!-- bench:begin -->"
+	endMark   = "<!-- bench:end -->"
+)
+
+func (rep report) find(section string, concurrency, batch int) (result, bool) {
+	for _, r := range rep.Results {
+		if r.Section == section && r.Concurrency == concurrency && r.Batch == batch && r.Skipped == "" {
+			return r, true
+		}
+	}
+	return result{}, false
+}
+
+// Markdown is the report, between the markers writeReport replaces.
+func (rep report) Markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n## Measured %s\n\n", beginMark, rep.When.Format("2006-01-02 15:04 MST"))
+	p("- Command: `%s`\n", rep.Command)
+	p("- Machine: %s\n", rep.Machine)
+	p("- Database: %s, on the same machine (`%s`)\n", rep.Neo4j, rep.Options.neo4jURI)
+	p("- Server: `%s serve` started by the benchmark, id prefix `%s`; fixture: %s; ", rep.Options.bin, rep.Prefix, rep.Fixture)
+	if rep.Options.count > 0 {
+		p("%d requests per phase", rep.Options.count)
+	} else {
+		p("%s per raw/API phase, %s per batch phase", rep.Options.duration, rep.Options.batchDuration)
+	}
+	p(", %s unrecorded warm-up per section\n\n", rep.Options.warmup)
+
+	p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	var skipped []result
+	for _, r := range rep.Results {
+		if r.Skipped != "" {
+			skipped = append(skipped, r)
+			continue
+		}
+		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
+			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)))
+	}
+	for _, r := range skipped {
+		p("\n**%s: pending.** %s\n", r.Label, r.Skipped)
+	}
+	for _, r := range rep.Results {
+		for _, e := range r.FirstErrors {
+			p("\nError seen in %s at concurrency %d: `%s`\n", r.Label, r.Concurrency, oneLine(e))
+		}
+	}
+
+	p("\n### Against the targets\n\n| figure | target | measured | |\n|---|---|--:|---|\n")
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	for _, c := range rep.Options.concurrencies {
+		api, ok1 := rep.find("api", c, 1)
+		raw, ok2 := rep.find("raw", c, 1)
+		if !ok1 || !ok2 || raw.Rate() == 0 {
+			continue
+		}
+		share := api.Rate() / raw.Rate()
+		if c == 8 {
+			p("| API rate / raw rate, c=%d | ≥ %.0f%% | %.0f%% (%.1f / %.1f runs/s) | %s |\n", c, targetAPIShare*100, share*100, api.Rate(), raw.Rate(), verdict(share >= targetAPIShare))
+			p("| API p99, c=%d | < %s | %s | %s |\n", c, ms(targetP99), ms(api.Percentile(0.99)), verdict(api.Percentile(0.99) < targetP99))
+		} else {
+			p("| API rate / raw rate, c=%d | (none) | %.0f%% (%.1f / %.1f runs/s) | |\n", c, share*100, api.Rate(), raw.Rate())
+		}
+	}
+	for _, size := range rep.Options.batchSizes {
+		for _, c := range rep.Options.batchConcurrencies {
+			batch, ok1 := rep.find("batch", c, size)
+			single, ok2 := rep.find("api", c, 1)
+			if !ok1 || !ok2 || single.Rate() == 0 {
+				continue
+			}
+			gain := batch.Rate() / single.Rate()
+			p("| batch of %d / single, c=%d | ≥ %.0f× | %.1f× (%.1f / %.1f runs/s) | %s |\n", size, c, targetBatchGain, gain, batch.Rate(), single.Rate(), verdict(gain >= targetBatchGain))
+		}
+	}
+	if len(skipped) > 0 {
+		p("| batch / single | ≥ %.0f× | pending: the route was not there | |\n", targetBatchGain)
+	}
+	p("| server peak RSS (VmHWM) | < %d MiB | %.1f MiB | %s |\n", targetServerPeak>>20, float64(rep.Memory.Peak)/(1<<20), verdict(rep.Memory.Peak < targetServerPeak))
+	p("%s\n", endMark)
+	return b.String()
+}
+
+// writeReport puts md between the markers of an existing file, keeping what is around
+// them, or writes it as the whole file.
+func writeReport(path, md string) error {
+	old, err := os.ReadFile(path)
+	if err == nil {
+		s := string(old)
+		i, j := strings.Index(s, beginMark), strings.Index(s, endMark)
+		if i >= 0 && j > i {
+			md = s[:i] + strings.TrimSuffix(md, "\n") + s[j+len(endMark):]
+		}
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	return os.WriteFile(path, []byte(md), 0o644)
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\n", " "), "`", "'")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// machine describes where the benchmark ran.
+func machine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	mem := "unknown memory"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				mem = fmt.Sprintf("%.1f GiB memory", float64(kb)/(1<<20))
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs (nproc; %s), %s, %s/%s, %s; the client, the server and Neo4j share it",
+		runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+func commandLine(args []string) string {
+	if len(args) == 0 {
+		return "make bench"
+	}
+	return "make bench BENCHFLAGS='" + strings.Join(args, " ") + "'"
+}
