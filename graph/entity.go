@@ -428,7 +428,7 @@ func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind
 		}
 		return registry.Record{}, registry.ErrNotFound(k.Name, id)
 	}
-	rec := toRecord(k, recs[0].Values[0].(dbtype.Node))
+	rec := withProvJSON(toRecord(k, recs[0].Values[0].(dbtype.Node)), recs[0].Values[0].(dbtype.Node))
 	if version == 0 && rec.DeletedAt != nil {
 		return registry.Record{}, provgraph.Errorf(provgraph.NotFound, "%s %q was deleted at %s; its history remains", k.Name, id, rec.DeletedAt.Format(time.RFC3339))
 	}

@@ -31,6 +31,8 @@ type Record struct {
 	// ProvJSON is the PROV-JSON a model run was registered with (Provena keeps one too);
 	// it is read with single records, not lists.
 	ProvJSON json.RawMessage `json:"prov_json,omitempty"`
+	// Links are where to find the record and its PROV document (set by the HTTP layer).
+	Links map[string]string `json:"links,omitempty"`
 }
 
 // Actor is whoever performs a write: it becomes a PROV agent in the graph.

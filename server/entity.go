@@ -79,6 +79,7 @@ func (s *Server) create(route string, call func(r *http.Request, body []byte, ke
 			return
 		}
 		w.Header().Set("Location", "/api/v1/"+route+"/"+rec.ID)
+		rec.Links = recordLinks(route, rec.ID)
 		writeJSON(w, http.StatusCreated, rec)
 	}
 }
@@ -116,6 +117,7 @@ func (s *Server) getEntity(k registry.Kind) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
+		rec.Links = recordLinks(k.Route, rec.ID)
 		writeJSON(w, http.StatusOK, rec)
 	}
 }
@@ -178,4 +180,10 @@ func (s *Server) getSchema(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/schema+json")
 	_, _ = w.Write(b)
+}
+
+// recordLinks points from a record to its own routes and its PROV document.
+func recordLinks(route, id string) map[string]string {
+	self := "/api/v1/" + route + "/" + id
+	return map[string]string{"self": self, "history": self + "/history", "prov": "/api/v1/prov/" + id, "iri": "/id/" + id}
 }

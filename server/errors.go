@@ -56,7 +56,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	log := zerolog.Ctx(r.Context())
 	switch {
 	case code >= 500 && code != http.StatusServiceUnavailable:
-		log.Error().Err(err).Msg("internal error")
+		logError(r, err)
 		e = &provgraph.Error{Code: provgraph.Internal, Message: "internal error; quote the request id when reporting it"}
 	case code == http.StatusServiceUnavailable:
 		log.Warn().Err(err).Msg("unavailable")
@@ -74,4 +74,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+func logError(r *http.Request, err error) {
+	zerolog.Ctx(r.Context()).Error().Err(err).Msg("internal error")
 }

@@ -181,11 +181,15 @@ func (s *Server) authorize(need auth.Role, next http.HandlerFunc) http.HandlerFu
 
 // readBody reads a bounded request body.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, s.MaxBody)
+	return s.readBodyLimit(w, r, s.MaxBody)
+}
+
+func (s *Server) readBodyLimit(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	b, err := io.ReadAll(body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, provgraph.Errorf(provgraph.TooLarge, "the body is larger than %d bytes", s.MaxBody)
+		return nil, provgraph.Errorf(provgraph.TooLarge, "the body is larger than %d bytes", limit)
 	}
 	if err != nil {
 		return nil, provgraph.Errorf(provgraph.Invalid, "the body could not be read")

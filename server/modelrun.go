@@ -8,12 +8,14 @@ import (
 
 	"provgraph/auth"
 	"provgraph/registry"
+	"provgraph/runs"
 )
 
 // ModelRuns registers complete model runs.
 type ModelRuns interface {
 	Register(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (registry.Record, error)
 	Update(ctx context.Context, id string, raw []byte, actor registry.Actor, reason string) (registry.Record, error)
+	RegisterBatch(ctx context.Context, raws [][]byte, actor registry.Actor, idemKey string, mode runs.Mode) ([]runs.Result, error)
 }
 
 func (s *Server) modelRunRoutes() []route {
@@ -43,5 +45,6 @@ func (s *Server) updateModelRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	rec.Links = recordLinks("model-runs", rec.ID)
 	writeJSON(w, http.StatusOK, rec)
 }

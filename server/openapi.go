@@ -58,7 +58,8 @@ func (s *Server) OpenAPI() map[string]any {
 		for _, q := range rt.Query {
 			params = append(params, map[string]any{"name": q, "in": "query", "required": q == "reason" && rt.Method == "PUT", "schema": map[string]any{"type": "string"}})
 		}
-		if rt.Method == "POST" && rt.Request != "" {
+		hasBody := rt.Request != "" || rt.Body != nil
+		if rt.Method == "POST" && hasBody {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "required": false, "schema": map[string]any{"type": "string", "maxLength": 255}})
 		}
 		ok := rt.Status
@@ -74,14 +75,14 @@ func (s *Server) OpenAPI() map[string]any {
 			responses["403"] = errResp("the token lacks the role")
 			responses["503"] = errResp("Neo4j is unavailable; retry after Retry-After seconds")
 		}
-		if rt.Request != "" {
+		if hasBody {
 			responses["413"] = errResp("body too large")
 			responses["422"] = errResp("every violation, each with its JSON pointer")
 		}
 		if strings.Contains(rt.Path, "{") {
 			responses["404"] = errResp("no such record")
 		}
-		if rt.Method == "DELETE" || rt.Method == "PUT" || (rt.Method == "POST" && rt.Request != "") {
+		if rt.Method == "DELETE" || rt.Method == "PUT" || (rt.Method == "POST" && hasBody) {
 			responses["409"] = errResp("conflict: dependents, a concurrent change or a reused Idempotency-Key")
 		}
 		op := map[string]any{
@@ -101,6 +102,8 @@ func (s *Server) OpenAPI() map[string]any {
 		if rt.Request != "" {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
 				"schema": map[string]any{"$ref": "#/components/schemas/" + rt.Request}}}}
+		} else if rt.Body != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": rt.Body}}}
 		}
 		paths[p][strings.ToLower(rt.Method)] = op
 	}

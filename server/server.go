@@ -65,8 +65,10 @@ type route struct {
 	Summary string
 	Tag     string
 	Handler http.HandlerFunc
-	// Request names a JSON Schema for the body; Query lists query parameters.
+	// Request names a JSON Schema for the body, or Body is one inline (OpenAPI only);
+	// Query lists query parameters.
 	Request string
+	Body    map[string]any
 	Query   []string
 	Status  int // success status
 }
@@ -108,6 +110,7 @@ func (s *Server) table() []route {
 		{Method: "GET", Path: "/api/v1/schemas/{kind}", Role: auth.Reader, Summary: "One JSON Schema (draft 2020-12).", Tag: "schemas", Handler: s.getSchema},
 	}
 	rs = append(rs, s.modelRunRoutes()...)
+	rs = append(rs, s.batchRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	for _, k := range registry.Kinds() {
 		rs = append(rs, s.entityRoutes(k)...)

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"provgraph"
+	"provgraph/auth"
+	"provgraph/registry"
+	"provgraph/runs"
+)
+
+// batchResult is one record's outcome in a batch answer.
+type batchResult struct {
+	Index  int              `json:"index"`
+	Status int              `json:"status"`
+	ID     string           `json:"id,omitempty"`
+	Record *registry.Record `json:"record,omitempty"`
+	Error  *errorDetail     `json:"error,omitempty"`
+}
+
+var batchBody = map[string]any{
+	"type": "object", "required": []string{"records"}, "additionalProperties": false,
+	"properties": map[string]any{"records": map[string]any{
+		"type": "array", "minItems": 1, "maxItems": runs.MaxBatch,
+		"items": map[string]any{"$ref": "#/components/schemas/model-run"}}},
+}
+
+func (s *Server) batchRoutes() []route {
+	return []route{{Method: "POST", Path: "/api/v1/model-runs:batch", Role: auth.Writer, Tag: "model-runs", Body: batchBody, Status: http.StatusCreated,
+		Query: []string{"atomic", "dry_run"},
+		Summary: "Register up to 1000 model runs in one transaction: all or nothing (default), each on its own (?atomic=false, 200 with a status per record), " +
+			"or only checked (?dry_run=true, nothing written). Idempotency-Key covers every record.",
+		Handler: s.registerBatch}}
+}
+
+// maxBatchBody bounds a batch: as many records as a batch holds, each of the usual size.
+func (s *Server) maxBatchBody() int64 { return s.MaxBody * 32 }
+
+func (s *Server) registerBatch(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBodyLimit(w, r, s.maxBatchBody())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	mode, err := batchMode(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Records == nil {
+		writeError(w, r, provgraph.InvalidFields("the body must be {\"records\": [model run, ...]}", []provgraph.FieldError{{Path: "/records", Message: "an array of model runs is required"}}))
+		return
+	}
+	raws := make([][]byte, len(req.Records))
+	for i, rec := range req.Records {
+		raws[i] = rec
+	}
+	results, err := s.ModelRuns.RegisterBatch(r.Context(), raws, actor(r), key, mode)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]batchResult, len(results))
+	for i, res := range results {
+		out[i] = batchResult{Index: i, Status: http.StatusCreated}
+		switch {
+		case res.Err != nil:
+			code, detail := errorOf(r, res.Err)
+			out[i].Status, out[i].Error = code, &detail
+		case mode == runs.CheckOnly:
+			out[i].Status = http.StatusOK
+		default:
+			rec := res.Record
+			rec.Links = recordLinks("model-runs", rec.ID)
+			out[i].ID, out[i].Record = rec.ID, &rec
+		}
+	}
+	code := http.StatusCreated
+	if mode != runs.AllOrNothing {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, map[string]any{"results": out})
+}
+
+func batchMode(r *http.Request) (runs.Mode, error) {
+	flag := func(name string, def bool) (bool, error) {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			return def, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: name + " must be true or false",
+				Fields: []provgraph.FieldError{{Path: name, Message: "must be true or false"}}}
+		}
+		return b, nil
+	}
+	atomic, err := flag("atomic", true)
+	if err != nil {
+		return 0, err
+	}
+	dry, err := flag("dry_run", false)
+	switch {
+	case err != nil:
+		return 0, err
+	case dry:
+		return runs.CheckOnly, nil
+	case !atomic:
+		return runs.EachOnItsOwn, nil
+	}
+	return runs.AllOrNothing, nil
+}
+
+// errorOf is the status and body detail of a per-item error; internal detail stays in the
+// log, as in writeError.
+func errorOf(r *http.Request, err error) (int, errorDetail) {
+	var e *provgraph.Error
+	if !errors.As(err, &e) {
+		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
+	}
+	code := status(e)
+	if code >= 500 {
+		logError(r, err)
+		e = &provgraph.Error{Code: provgraph.Internal, Message: "internal error; quote the request id when reporting it"}
+	}
+	return code, errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields, RequestID: requestID(r.Context())}
+}
