@@ -358,3 +358,47 @@ func withProvJSON(r registry.Record, n dbtype.Node) registry.Record {
 	}
 	return r
 }
+
+// WorkflowTemplates reads a current workflow template and the dataset templates it names.
+func (s *ModelRuns) WorkflowTemplates(ctx context.Context, id string) (runs.Workflow, map[string]runs.DatasetTemplate, error) {
+	type answer struct {
+		wf        runs.Workflow
+		templates map[string]runs.DatasetTemplate
+	}
+	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, `
+			MATCH (w:Record:WorkflowTemplate {id:$id}) WHERE w.deleted_at IS NULL
+			RETURN w.document AS wf`, map[string]any{"id": id})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return nil, registry.ErrNotFound("workflow-template", id)
+		}
+		a := answer{templates: map[string]runs.DatasetTemplate{}}
+		if err := json.Unmarshal([]byte(str(recs[0], "wf")), &a.wf); err != nil {
+			return nil, fmt.Errorf("stored workflow template %s: %w", id, err)
+		}
+		// By id, not by edge: a template's edge stays with the version the workflow
+		// template was written against, and the CSV needs the current one.
+		recs, err = collect(ctx, tx, `
+			UNWIND $ids AS id
+			MATCH (t:Record:DatasetTemplate {id:id})
+			RETURN id, t.document AS doc`, map[string]any{"ids": runs.ModelRun{}.TemplateIDs(&a.wf)})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			var t runs.DatasetTemplate
+			if json.Unmarshal([]byte(str(r, "doc")), &t) == nil {
+				a.templates[str(r, "id")] = t
+			}
+		}
+		return a, nil
+	})
+	if err != nil {
+		return runs.Workflow{}, nil, err
+	}
+	a := v.(answer)
+	return a.wf, a.templates, nil
+}

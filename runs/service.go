@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"provgraph"
@@ -57,6 +58,73 @@ type ModelRuns struct {
 	Schemas registry.Validator
 	IDs     *registry.IDs
 	Now     func() time.Time
+	// Templates reads workflow templates for the CSV routes.
+	Templates TemplateReader
+}
+
+// TemplateReader reads a current workflow template and the dataset templates it names.
+type TemplateReader interface {
+	WorkflowTemplates(ctx context.Context, id string) (Workflow, map[string]DatasetTemplate, error)
+}
+
+// CSVTemplate is the CSV header for runs of a workflow template.
+func (s *ModelRuns) CSVTemplate(ctx context.Context, workflowID string) ([]string, error) {
+	if !registry.ValidID(workflowID) {
+		return nil, registry.ErrNotFound("workflow-template", workflowID)
+	}
+	wf, templates, err := s.Templates.WorkflowTemplates(ctx, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	return CSVHeader(wf, templates), nil
+}
+
+// CSVResult is the outcome of one CSV row.
+type CSVResult struct {
+	Line int
+	Result
+}
+
+// RegisterCSV registers the rows of a CSV of one workflow template's runs, each on its
+// own (or only checks them), and reports every row.
+func (s *ModelRuns) RegisterCSV(ctx context.Context, workflowID string, csv io.Reader, actor registry.Actor, idemKey string, checkOnly bool) ([]CSVResult, error) {
+	if !registry.ValidID(workflowID) {
+		return nil, provgraph.InvalidFields("no such workflow template", []provgraph.FieldError{{Path: "workflow_template_id", Message: fmt.Sprintf("no workflow template %q", workflowID)}})
+	}
+	wf, templates, err := s.Templates.WorkflowTemplates(ctx, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := ParseCSV(csv, workflowID, wf, templates, MaxBatch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CSVResult, len(rows))
+	var raws [][]byte
+	var at []int
+	for i, row := range rows {
+		out[i].Line = row.Line
+		if len(row.Errors) > 0 || row.Raw == nil {
+			out[i].Err = provgraph.InvalidFields(fmt.Sprintf("row %d cannot be read", row.Line), row.Errors)
+			continue
+		}
+		raws, at = append(raws, row.Raw), append(at, i)
+	}
+	if len(raws) == 0 {
+		return out, nil
+	}
+	mode := EachOnItsOwn
+	if checkOnly {
+		mode = CheckOnly
+	}
+	results, err := s.RegisterBatch(ctx, raws, actor, idemKey, mode)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range results {
+		out[at[j]].Result = r
+	}
+	return out, nil
 }
 
 // Register validates and stores a complete model run.
@@ -73,9 +141,9 @@ func (s *ModelRuns) Register(ctx context.Context, raw []byte, actor registry.Act
 	return res[0].Record, res[0].Err
 }
 
-// RegisterBatch validates and stores many model runs in one transaction. AllOrNothing
-// and CheckOnly: every failure of every record in one error, fields under /records/<i>,
-// and nothing written. EachOnItsOwn: one Result per record. A batch Idempotency-Key
+// RegisterBatch validates and stores many model runs in one transaction. AllOrNothing:
+// every failure of every record in one error, fields under /records/<i>, and nothing
+// written. EachOnItsOwn and CheckOnly: one Result per record. A batch Idempotency-Key
 // makes each record's retry safe under key "<key>#<index>".
 func (s *ModelRuns) RegisterBatch(ctx context.Context, raws [][]byte, actor registry.Actor, idemKey string, mode Mode) ([]Result, error) {
 	if len(raws) == 0 || len(raws) > MaxBatch {
@@ -111,7 +179,7 @@ func (s *ModelRuns) RegisterBatch(ctx context.Context, raws [][]byte, actor regi
 			results[at[j]] = r
 		}
 	}
-	if mode != EachOnItsOwn {
+	if mode == AllOrNothing {
 		if err := joinErrors(results); err != nil {
 			return nil, err
 		}

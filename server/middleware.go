@@ -150,6 +150,13 @@ func newMetrics(reg prometheus.Registerer) metrics {
 
 // authorize authenticates the bearer token and checks the route's role.
 func (s *Server) authorize(need auth.Role, next http.HandlerFunc) http.HandlerFunc {
+	return s.authorizeWith(need, next, writeError)
+}
+
+// authorizeWith is authorize answering failures with fail (compatibility routes speak
+// their own error shape).
+func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
+	writeError := fail
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")

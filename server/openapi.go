@@ -103,7 +103,11 @@ func (s *Server) OpenAPI() map[string]any {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
 				"schema": map[string]any{"$ref": "#/components/schemas/" + rt.Request}}}}
 		} else if rt.Body != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": rt.Body}}}
+			mt := rt.BodyType
+			if mt == "" {
+				mt = "application/json"
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{mt: map[string]any{"schema": rt.Body}}}
 		}
 		paths[p][strings.ToLower(rt.Method)] = op
 	}

@@ -41,6 +41,7 @@ type Health interface {
 type Server struct {
 	Registry   Registry
 	ModelRuns  ModelRuns
+	CSVRuns    CSVRuns
 	Provenance Provenance
 	BaseIRI    string
 	Schemas    Schemas
@@ -67,10 +68,11 @@ type route struct {
 	Handler http.HandlerFunc
 	// Request names a JSON Schema for the body, or Body is one inline (OpenAPI only);
 	// Query lists query parameters.
-	Request string
-	Body    map[string]any
-	Query   []string
-	Status  int // success status
+	Request  string
+	Body     map[string]any
+	BodyType string // media type of Body; JSON when empty
+	Query    []string
+	Status   int // success status
 }
 
 // Handler builds the router.
@@ -91,7 +93,11 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.withRequestID, s.observe)
 	for _, rt := range s.routes {
 		h := rt.Handler
-		if !rt.Public {
+		switch {
+		case rt.Public:
+		case rt.Tag == "provena":
+			h = s.authorizeWith(rt.Role, h, func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) })
+		default:
 			h = s.authorize(rt.Role, h)
 		}
 		r.HandleFunc(rt.Path, h).Methods(rt.Method)
@@ -111,6 +117,8 @@ func (s *Server) table() []route {
 	}
 	rs = append(rs, s.modelRunRoutes()...)
 	rs = append(rs, s.batchRoutes()...)
+	rs = append(rs, s.csvRoutes()...)
+	rs = append(rs, s.provenaRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	for _, k := range registry.Kinds() {
 		rs = append(rs, s.entityRoutes(k)...)

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// runDoc is a valid model run of the fixture's workflow in the flat shape.
+func runDoc(f fixture, input, name string) map[string]any {
+	return map[string]any{
+		"workflow_template_id": f.workflow, "display_name": name, "description": "d", "study_id": f.study,
+		"inputs":       []any{map[string]any{"dataset_template_id": f.inTemplate, "dataset_id": input, "resources": map[string]string{"forcing": "f.nc"}}},
+		"outputs":      []any{},
+		"annotations":  map[string]string{"scenario": "ssp245"},
+		"associations": map[string]string{"modeller_id": f.person, "requesting_organisation_id": f.org},
+		"start_time":   1709251200, "end_time": 1709254800,
+	}
+}
+
+func statuses(t *testing.T, r response) string {
+	t.Helper()
+	var body struct {
+		Results []struct{ Status int } `json:"results"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	var s []string
+	for _, x := range body.Results {
+		s = append(s, fmt.Sprint(x.Status))
+	}
+	return strings.Join(s, ",")
+}
+
+func countRuns(c client, f fixture) int {
+	r := c.do("GET", "/api/v1/model-runs?page_size=1000&workflow_template_id="+f.workflow, nil)
+	recs, _ := r.JSON(c.t)["records"].([]any)
+	return len(recs)
+}
+
+func TestBatchRegistrationOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	good := func(name string) map[string]any { return runDoc(f, f.dataset, name) }
+	bad := runDoc(f, f.person, "bad") // a person is not a dataset
+	r := c.do("POST", "/api/v1/model-runs:batch", map[string]any{"records": []any{good("a"), good("b"), good("c")}})
+	if r.Status != 201 || statuses(t, r) != "201,201,201" {
+		t.Fatalf("batch: %d %s", r.Status, r.Body)
+	}
+	// All or nothing: one bad record, every failure named under /records/<i>, nothing written.
+	r = c.do("POST", "/api/v1/model-runs:batch", map[string]any{"records": []any{good("d"), bad, map[string]any{}}})
+	if got := strings.Join(r.ErrorFields(t), ","); r.Status != 422 || !strings.Contains(got, "/records/1/inputs/0/dataset_id") || !strings.Contains(got, "/records/2/") || strings.Contains(got, "/records/0") {
+		t.Fatalf("atomic batch: %d %s", r.Status, got)
+	}
+	if n := countRuns(c, f); n != 3 {
+		t.Fatalf("%d runs after a refused batch, want 3", n)
+	}
+	r = c.do("POST", "/api/v1/model-runs:batch?dry_run=true", map[string]any{"records": []any{good("e"), bad}})
+	if r.Status != 200 || statuses(t, r) != "200,422" || countRuns(c, f) != 3 {
+		t.Fatalf("dry run: %d %s", r.Status, r.Body)
+	}
+	r = c.do("POST", "/api/v1/model-runs:batch?atomic=false", map[string]any{"records": []any{good("f"), bad, good("g")}})
+	if r.Status != 200 || statuses(t, r) != "201,422,201" || countRuns(c, f) != 5 {
+		t.Fatalf("each on its own: %d %s", r.Status, r.Body)
+	}
+	many := make([]any, 1001)
+	for i := range many {
+		many[i] = map[string]any{}
+	}
+	for _, tc := range []struct {
+		query string
+		body  any
+		want  int
+	}{
+		{"", map[string]any{"records": many}, 422},
+		{"", map[string]any{"records": []any{}}, 422},
+		{"", map[string]any{"runs": []any{good("h")}}, 422},
+		{"", `[]`, 422},
+		{"?atomic=maybe", map[string]any{"records": []any{good("h")}}, 400},
+	} {
+		if r := c.do("POST", "/api/v1/model-runs:batch"+tc.query, tc.body); r.Status != tc.want {
+			t.Fatalf("batch %s: %d, want %d: %.300s", tc.query, r.Status, tc.want, r.Body)
+		}
+	}
+	if n := countRuns(c, f); n != 5 {
+		t.Fatalf("bad batches wrote: %d runs", n)
+	}
+}
+
+func TestProvenaRegisterComplete(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	rrap := func(dataset string) map[string]any {
+		return map[string]any{
+			"workflow_definition": map[string]any{"id": f.workflow},
+			"inputs": map[string]any{"datasets": map[string]any{"forcing": map[string]any{
+				"template": map[string]any{"id": f.inTemplate}, "dataset_type": "DATA_STORE", "dataset": map[string]any{"id": dataset},
+				"resources": map[string]string{"forcing": "f.nc"}}}},
+			"outputs":      map[string]any{"datasets": map[string]any{}},
+			"annotations":  map[string]string{"scenario": "ssp245"},
+			"associations": map[string]any{"modeller": map[string]any{"id": f.person}, "requesting_organisation": map[string]any{"id": f.org}},
+			"start_time":   1709251200, "end_time": 1709254800,
+		}
+	}
+	flat := runDoc(f, f.dataset, "flat")
+	flat["inputs"].([]any)[0].(map[string]any)["dataset_type"] = "DATA_STORE"
+	for name, body := range map[string]any{"rrap": rrap(f.dataset), "flat": flat} {
+		r := c.do("POST", "/model_run/register_complete", body)
+		var got struct {
+			Status     struct{ Success bool }
+			RecordInfo struct {
+				ID       string
+				ProvJSON string `json:"prov_json"`
+				Record   map[string]any
+			} `json:"record_info"`
+		}
+		if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || !got.Status.Success || got.RecordInfo.ID == "" {
+			t.Fatalf("%s: %d %s", name, r.Status, r.Body)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(got.RecordInfo.ProvJSON), &doc); err != nil || doc["activity"] == nil || doc["used"] == nil {
+			t.Fatalf("%s: prov_json %.300s", name, got.RecordInfo.ProvJSON)
+		}
+		if got.RecordInfo.Record["workflow_template_id"] != f.workflow {
+			t.Fatalf("%s: record %v", name, got.RecordInfo.Record)
+		}
+	}
+	// Failures in FastAPI's shape, located in the client's own shape.
+	r := c.do("POST", "/model_run/register_complete", rrap(f.person))
+	var detail struct {
+		Detail []struct {
+			Loc  []any
+			Msg  string
+			Type string
+		}
+	}
+	if r.Status != 422 || json.Unmarshal(r.Body, &detail) != nil || len(detail.Detail) == 0 {
+		t.Fatalf("bad rrap: %d %s", r.Status, r.Body)
+	}
+	if loc := fmt.Sprint(detail.Detail[0].Loc); loc != "[body inputs datasets forcing dataset id]" {
+		t.Fatalf("loc %s in %s", loc, r.Body)
+	}
+	bad := rrap(f.dataset)
+	bad["inputs"].(map[string]any)["datasets"].(map[string]any)["forcing"].(map[string]any)["dataset_type"] = "S3"
+	if r := c.do("POST", "/model_run/register_complete", bad); r.Status != 422 || !strings.Contains(string(r.Body), `"detail"`) {
+		t.Fatalf("dataset_type S3: %d %s", r.Status, r.Body)
+	}
+	if r := (client{t: t, base: m.URL}).do("POST", "/model_run/register_complete", flat); r.Status != 401 || !strings.Contains(string(r.Body), `"detail"`) {
+		t.Fatalf("no token: %d %s", r.Status, r.Body)
+	}
+	if n := countRuns(c, f); n != 2 {
+		t.Fatalf("%d runs, want 2", n)
+	}
+}
+
+func TestCSVRegistration(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	r := c.do("GET", "/api/v1/workflow-templates/"+f.workflow+"/csv-template", nil)
+	header := strings.TrimSpace(string(r.Body))
+	for _, col := range []string{"display_name", "input[" + f.inTemplate + "].dataset_id", "input[" + f.inTemplate + "].resource.forcing", "output[" + f.outTemplate + "].dataset_id", "annotation.scenario"} {
+		if r.Status != 200 || !strings.Contains(header, col) {
+			t.Fatalf("csv template lacks %s: %d %s", col, r.Status, r.Body)
+		}
+	}
+	cols := strings.Split(header, ",")
+	row := func(name, dataset string) string {
+		cells := make([]string, len(cols))
+		for i, col := range cols {
+			cells[i] = map[string]string{
+				"display_name": name, "description": "from a sheet", "start_time": "2024-03-01T00:00:00Z", "end_time": "1709254800",
+				"modeller_id": f.person, "requesting_organisation_id": f.org, "study_id": f.study,
+				"input[" + f.inTemplate + "].dataset_id": dataset, "input[" + f.inTemplate + "].resource.forcing": "f.nc",
+				"annotation.scenario": "ssp245",
+			}[col]
+		}
+		return strings.Join(cells, ",")
+	}
+	sheet := header + "\r\n" + row("one", f.dataset) + "\r\n" + row("two", f.person) + "\r\n"
+	url := "/api/v1/model-runs:csv?workflow_template_id=" + f.workflow
+	if r := c.do("POST", url+"&dry_run=true", sheet, "Content-Type", "text/csv"); r.Status != 200 || statuses(t, r) != "200,422" || countRuns(c, f) != 0 {
+		t.Fatalf("csv dry run: %d %s", r.Status, r.Body)
+	}
+	r = c.do("POST", url, sheet, "Content-Type", "text/csv")
+	if r.Status != 200 || statuses(t, r) != "201,422" || countRuns(c, f) != 1 || !strings.Contains(string(r.Body), `"line":3`) {
+		t.Fatalf("csv: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("POST", url, "nonsense,header\r\n1,2\r\n", "Content-Type", "text/csv"); r.Status != 422 {
+		t.Fatalf("bad header: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("POST", "/api/v1/model-runs:csv", sheet); r.Status != 400 {
+		t.Fatalf("no workflow: %d %s", r.Status, r.Body)
+	}
+}
