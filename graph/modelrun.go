@@ -57,15 +57,14 @@ func (s *ModelRuns) RegisterModelRuns(ctx context.Context, ws []runs.ModelRunWri
 		if err != nil {
 			return nil, err
 		}
-		ids := make([]string, len(ws))
+		replays := make([]string, len(ws)) // the first record of each retried registration
 		var todo []runWrite
 		for i, w := range ws {
-			ids[i] = w.ID
 			switch f := firsts[i]; {
 			case f.err != nil:
 				results[i].Err = f.err
 			case f.id != "":
-				ids[i] = f.id // a retry: the first registration's record
+				replays[i] = f.id
 			default:
 				todo = append(todo, runWrite{ModelRunWrite: w, at: i, version: 1})
 			}
@@ -77,9 +76,12 @@ func (s *ModelRuns) RegisterModelRuns(ctx context.Context, ws []runs.ModelRunWri
 		if mode == runs.CheckOnly || (mode == runs.AllOrNothing && failed) {
 			return nil, errRollback
 		}
-		return nil, fillRecords(ctx, tx, ids, results)
+		return nil, fillReplays(ctx, tx, replays, results)
 	})
 	if errors.Is(err, errRollback) {
+		for i := range results {
+			results[i].Record = registry.Record{} // not written
+		}
 		return results, nil
 	}
 	if err != nil {
@@ -138,20 +140,31 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 		return nil
 	}
 	// One author per request: every run of a batch has the same actor.
-	user, err := mergeUser(ctx, tx, ws[0].Actor)
+	a := ws[0].Actor
+	if a.Subject == "" {
+		return provgraph.Errorf(provgraph.Internal, "write without an actor")
+	}
+	if _, err := tx.Run(ctx, writeRunsCypher, map[string]any{"subject": a.Subject, "user": "agents/" + a.Subject, "name": a.Name, "runs": params}); err != nil {
+		return err
+	}
+	stored, err := s.storeProvJSON(ctx, tx, written)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Run(ctx, writeRunsCypher, map[string]any{"subject": user, "runs": params}); err != nil {
-		return err
+	for _, w := range ws {
+		if n, ok := stored[w.ID]; ok {
+			results[w.at].Record = withProvJSON(toRecord(modelRunKind, n), n)
+		}
 	}
-	return s.storeProvJSON(ctx, tx, written)
+	return nil
 }
 
 // writeRunsCypher writes runs and their relations; for an update the old version is
 // relabelled :Revision and keeps its own relations.
 const writeRunsCypher = `
-	MATCH (u:User {subject:$subject})
+	MERGE (u:User:Agent {subject:$subject})
+	ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
+	WITH u
 	UNWIND $runs AS p
 	CALL (u, p) {
 		OPTIONAL MATCH (old:Record:ModelRun {id:p.id, version:p.prev}) WHERE p.prev > 0
@@ -231,10 +244,10 @@ func runParams(w runWrite, c runs.Context) map[string]any {
 
 // storeProvJSON stores with each run the PROV-JSON of its depth-0 document, read back
 // from the graph in the same transaction, so the stored document and the graph agree.
-func (s *ModelRuns) storeProvJSON(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) error {
+func (s *ModelRuns) storeProvJSON(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) (map[string]dbtype.Node, error) {
 	docs, err := documents(ctx, tx, ids, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows := make([]map[string]any, 0, len(ids))
 	for _, id := range ids {
@@ -242,22 +255,34 @@ func (s *ModelRuns) storeProvJSON(ctx context.Context, tx neo4j.ManagedTransacti
 		enc := prov.NewPROVJSON(&b, s.BaseIRI)
 		if err := enc.Encode(docs[id]); err != nil {
 			enc.Close()
-			return fmt.Errorf("PROV-JSON of %s: %w", id, err)
+			return nil, fmt.Errorf("PROV-JSON of %s: %w", id, err)
 		}
 		if err := enc.Close(); err != nil {
-			return err
+			return nil, err
 		}
 		rows = append(rows, map[string]any{"id": id, "json": b.String()})
 	}
-	_, err = tx.Run(ctx, `
+	recs, err := collect(ctx, tx, `
 		UNWIND $rows AS row
 		MATCH (r:Record:ModelRun {id:row.id})
-		SET r.prov_json = row.json`, map[string]any{"rows": rows})
-	return err
+		SET r.prov_json = row.json
+		RETURN r`, map[string]any{"rows": rows})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]dbtype.Node, len(recs))
+	for _, r := range recs {
+		n := r.Values[0].(dbtype.Node)
+		out[strProp(n.Props, "id")] = n
+	}
+	return out, nil
 }
 
-// fillRecords reads the stored records of ids into results that have no error.
-func fillRecords(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, results []runs.Result) error {
+// fillReplays reads into results the first records of retried registrations.
+func fillReplays(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, results []runs.Result) error {
+	if !slices.ContainsFunc(ids, func(id string) bool { return id != "" }) {
+		return nil
+	}
 	recs, err := collect(ctx, tx, `
 		UNWIND range(0, size($ids) - 1) AS i
 		MATCH (r:Record:ModelRun {id:$ids[i]})
@@ -272,7 +297,7 @@ func fillRecords(ctx context.Context, tx neo4j.ManagedTransaction, ids []string,
 		found[i] = true
 	}
 	for i, ok := range found {
-		if !ok && results[i].Err == nil {
+		if !ok && ids[i] != "" && results[i].Err == nil {
 			// An idempotent retry whose first record was since deleted.
 			results[i].Err = provgraph.Errorf(provgraph.Conflict, "the record first registered under this Idempotency-Key, %s, no longer exists", ids[i])
 		}
