@@ -61,5 +61,5 @@ demo: build
 # registration: API vs raw Cypher, single vs batch, peak RSS. BENCHFLAGS, e.g.
 # BENCHFLAGS='-duration 5s -out docs/benchmarks.md'.
 BENCHFLAGS ?=
-bench: build
+bench:
 	$(GO) run ./scripts/bench $(BENCHFLAGS)

@@ -84,13 +84,16 @@ func seedFixture(ctx context.Context, c *apiclient.Client, n int, tag string) (f
 	return f, nil
 }
 
+// dataset is the k-th (0..3) dataset of run i: inputs 0 and 1, outputs 2 and 3.
+func (f fixture) dataset(i, k int) string { return f.datasets[(4*i+k)%len(f.datasets)] }
+
 var benchStart = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 
 // modelRun is the i-th benchmarked model run: 2 inputs, 2 outputs (four datasets of the
 // pool in a row, so neighbours in time touch different datasets), the modeller, the
 // organisation and the study.
 func (f fixture) modelRun(i int) map[string]any {
-	ds := func(k int) string { return f.datasets[(4*i+k)%len(f.datasets)] }
+	ds := func(k int) string { return f.dataset(i, k) }
 	start := benchStart.Add(time.Duration(i) * time.Minute)
 	side := func(tmpl [2]string, first int) []any {
 		return []any{

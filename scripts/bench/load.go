@@ -31,6 +31,16 @@ type result struct {
 	Elapsed     time.Duration
 	Latencies   []time.Duration // of successful requests, sorted
 	Skipped     string          // why the phase did not run
+	ServerCPU   time.Duration   // processor time the server used in the phase
+	MachineBusy float64         // fraction of the machine's processor time in use
+}
+
+// CPUPerRecord is the server's processor time per record registered.
+func (r result) CPUPerRecord() time.Duration {
+	if r.Records == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Records)
 }
 
 // Rate is records registered per second.

@@ -58,6 +58,7 @@ type options struct {
 	batchSizes           []int
 	batchConcurrencies   []int
 	datasets             int
+	batchInFlight        int
 	sections             []string
 	neo4jUser, neo4jPass string
 	neo4jDB              string
@@ -102,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	code := codeState() // before the run: what the server is built from
 	if opt.build {
 		fmt.Fprintf(stderr, "building %s\n", opt.bin)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", opt.bin, "./cmd/provgraph")
@@ -157,7 +159,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 	if err != nil {
 		return fmt.Errorf("reading the server's memory: %w", err)
 	}
-	rep := report{When: time.Now().UTC(), Command: commandLine(args), Machine: machine(), Neo4j: b.neo4j, Prefix: b.prefix,
+	rep := report{When: time.Now().UTC(), Command: commandLine(args), Code: code, Machine: machine(), Neo4j: b.neo4j, Prefix: b.prefix,
 		Fixture: fmt.Sprintf("%d datasets", len(b.f.datasets)), Results: results, Memory: mem, Options: opt}
 	md := rep.Markdown()
 	fmt.Fprint(stdout, md)
@@ -177,11 +179,26 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 	}
 	var out []result
 	for _, c := range concurrencies {
+		if batch*c > b.opt.batchInFlight && batch > 1 {
+			why := fmt.Sprintf("%d requests of %d records in flight exceed -batch-inflight %d", c, batch, b.opt.batchInFlight)
+			fmt.Fprintf(b.log, "   %-22s c=%-3d skipped: %s\n", label, c, why)
+			out = append(out, result{Section: sectionName, Label: label, Batch: batch, Concurrency: c, Skipped: why})
+			continue
+		}
 		ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
+		cpu0, _ := b.srv.CPU()
+		busy0, total0 := machineCPU()
 		r := drive(ctx, ph, &b.seq, o)
+		cpu1, _ := b.srv.CPU()
+		busy1, total1 := machineCPU()
 		r.Section, r.Label, r.Batch = sectionName, label, batch
-		fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s (%d requests, %d errors)\n",
-			label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond), r.Requests, r.Errors)
+		r.ServerCPU = cpu1 - cpu0
+		if total1 > total0 {
+			r.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
+		}
+		fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s server CPU %5.2f ms/record, machine %3.0f%% busy (%d requests, %d errors)\n",
+			label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond),
+			float64(r.CPUPerRecord())/float64(time.Millisecond), r.MachineBusy*100, r.Requests, r.Errors)
 		for _, e := range r.FirstErrors {
 			fmt.Fprintf(b.log, "     error: %s\n", e)
 		}
@@ -191,6 +208,12 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 }
 
 func (b *bench) rawSection(ctx context.Context) ([]result, error) {
+	if err := b.raw.learnProvJSON(ctx, b.api, b.seq.next()); err != nil {
+		return nil, err
+	}
+	if b.raw.provJSON == "" {
+		fmt.Fprintf(b.log, "   this server stores no prov_json with a run; neither does the raw writer\n")
+	}
 	return b.measure(ctx, "raw", "raw Cypher", 1, b.opt.concurrencies, b.opt.duration, b.raw.write), nil
 }
 
@@ -235,6 +258,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.StringVar(&conc, "c", "1,8,32", "concurrencies of the raw and API phases")
 	fs.StringVar(&bsizes, "batch", "100,1000", "batch sizes")
 	fs.StringVar(&bconc, "batch-c", "1,8", "concurrencies of the batch phases")
+	fs.IntVar(&o.batchInFlight, "batch-inflight", 1000, "skip batch phases with more records than this in flight (size × concurrency)")
 	fs.IntVar(&o.datasets, "datasets", 256, "datasets in the fixture (each run uses 4 in a row of the pool)")
 	fs.StringVar(&secs, "sections", "raw,api,batch", "sections to run, in their fixed order")
 	fs.StringVar(&o.out, "out", "", "also write the report into this Markdown file (between <!-- bench:begin --> and <!-- bench:end --> if it has them)")

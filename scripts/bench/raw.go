@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 
 	"provgraph/registry"
+	"provgraph/scripts/internal/apiclient"
 )
 
 // rawWriter writes the graph of a model run straight to Neo4j: one hand-written Cypher
@@ -24,6 +26,12 @@ type rawWriter struct {
 	f        fixture
 	// subject is the :User the runs are attributed to: the server's env admin token.
 	subject string
+	// provJSON is the PROV-JSON the server stored with run provJSONRun (registered
+	// through the API); each raw run stores it with that run's id and datasets replaced
+	// by its own, so the property has the size and shape the server writes.
+	provJSON    string
+	provJSONRun int
+	provJSONID  string
 }
 
 func newRawWriter(ctx context.Context, uri, user, password, database string, ids *registry.IDs, f fixture) (*rawWriter, error) {
@@ -48,8 +56,9 @@ func newRawWriter(ctx context.Context, uri, user, password, database string, ids
 
 func (w *rawWriter) Close(ctx context.Context) error { return w.driver.Close(ctx) }
 
-// rawRunCypher is graph/modelrun.go's write of a first version, with the user MERGE
-// folded in (the server runs it as a separate statement of the same transaction).
+// rawRunCypher is graph/modelrun.go's write of a first version (writeRunsCypher for one
+// run, and the prov_json it then sets), with the user MERGE folded in: the server runs
+// those as separate statements of the same transaction.
 const rawRunCypher = `
 	MERGE (u:User:Agent {subject:$subject})
 	ON CREATE SET u.id = 'agents/' + $subject, u.name = $subject, u.kind = 'User'
@@ -81,6 +90,37 @@ const rawRunCypher = `
 		CREATE (r)-[:WAS_INFORMED_BY {role:'study', field:'/study_id'}]->(study)
 	}
 	RETURN r.id AS id`
+
+// learnProvJSON registers run i through the API and keeps the PROV-JSON the server
+// stored with it (the server reads its depth-0 PROV document back from the graph in the
+// write transaction and encodes it; the floor only writes a string of that shape).
+func (w *rawWriter) learnProvJSON(ctx context.Context, c *apiclient.Client, i int) error {
+	r, err := c.Do(ctx, "POST", "/api/v1/model-runs", w.f.modelRun(i))
+	if err != nil {
+		return err
+	}
+	var rec struct {
+		ID       string          `json:"id"`
+		ProvJSON json.RawMessage `json:"prov_json"`
+	}
+	if r.Status != 201 || r.JSON(&rec) != nil || rec.ID == "" {
+		return fmt.Errorf("registering run %d to learn its PROV-JSON: %d %s", i, r.Status, r.Body)
+	}
+	w.provJSON, w.provJSONRun, w.provJSONID = string(rec.ProvJSON), i, rec.ID
+	return nil
+}
+
+// provJSONFor is the learnt PROV-JSON rewritten for run i with id.
+func (w *rawWriter) provJSONFor(i int, id string) string {
+	if w.provJSON == "" {
+		return ""
+	}
+	pairs := []string{w.provJSONID, id}
+	for k := range 4 {
+		pairs = append(pairs, w.f.dataset(w.provJSONRun, k), w.f.dataset(i, k))
+	}
+	return strings.NewReplacer(pairs...).Replace(w.provJSON)
+}
 
 // params builds the parameters of the i-th run exactly as graph/modelrun.go does.
 func (w *rawWriter) params(i int) (map[string]any, error) {
@@ -117,6 +157,9 @@ func (w *rawWriter) params(i int) (map[string]any, error) {
 		"startedAtTime": start, "endedAtTime": end,
 		"workflow_template_id": doc["workflow_template_id"], "modeller_id": assoc["modeller_id"],
 		"study_id": doc["study_id"], "model_version": doc["model_version"],
+	}
+	if pj := w.provJSONFor(i, id); pj != "" {
+		props["prov_json"] = pj
 	}
 	return map[string]any{
 		"props": props, "subject": w.subject, "now": now, "id": id,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ type report struct {
 	When    time.Time
 	Command string
 	Machine string
+	Code    string
 	Neo4j   string
 	Prefix  string
 	Fixture string
@@ -51,6 +53,7 @@ func (rep report) Markdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("%s\n## Measured %s\n\n", beginMark, rep.When.Format("2006-01-02 15:04 MST"))
 	p("- Command: `%s`\n", rep.Command)
+	p("- Code: %s\n", rep.Code)
 	p("- Machine: %s\n", rep.Machine)
 	p("- Database: %s, on the same machine (`%s`)\n", rep.Neo4j, rep.Options.neo4jURI)
 	p("- Server: `%s serve` started by the benchmark, id prefix `%s`; fixture: %s; ", rep.Options.bin, rep.Prefix, rep.Fixture)
@@ -61,19 +64,25 @@ func (rep report) Markdown() string {
 	}
 	p(", %s unrecorded warm-up per section\n\n", rep.Options.warmup)
 
-	p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 |\n")
-	p("|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | server CPU/record | machine busy |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	var skipped []result
 	for _, r := range rep.Results {
 		if r.Skipped != "" {
 			skipped = append(skipped, r)
 			continue
 		}
-		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
-			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)))
+		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %.0f%% |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
+			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), msPrec(r.CPUPerRecord(), 2), r.MachineBusy*100)
 	}
+	pending := false
 	for _, r := range skipped {
-		p("\n**%s: pending.** %s\n", r.Label, r.Skipped)
+		if r.Concurrency == 0 {
+			pending = true
+			p("\n**%s: pending.** %s\n", r.Label, r.Skipped)
+		} else {
+			p("\n%s at concurrency %d: not run (%s).\n", r.Label, r.Concurrency, r.Skipped)
+		}
 	}
 	for _, r := range rep.Results {
 		for _, e := range r.FirstErrors {
@@ -113,7 +122,7 @@ func (rep report) Markdown() string {
 			p("| batch of %d / single, c=%d | ≥ %.0f× | %.1f× (%.1f / %.1f runs/s) | %s |\n", size, c, targetBatchGain, gain, batch.Rate(), single.Rate(), verdict(gain >= targetBatchGain))
 		}
 	}
-	if len(skipped) > 0 {
+	if pending {
 		p("| batch / single | ≥ %.0f× | pending: the route was not there | |\n", targetBatchGain)
 	}
 	p("| server peak RSS (VmHWM) | < %d MiB | %.1f MiB | %s |\n", targetServerPeak>>20, float64(rep.Memory.Peak)/(1<<20), verdict(rep.Memory.Peak < targetServerPeak))
@@ -137,8 +146,10 @@ func writeReport(path, md string) error {
 	return os.WriteFile(path, []byte(md), 0o644)
 }
 
-func ms(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+func ms(d time.Duration) string { return msPrec(d, 1) }
+
+func msPrec(d time.Duration, prec int) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', prec, 64) + " ms"
 }
 
 func oneLine(s string) string {
@@ -173,6 +184,28 @@ func machine() string {
 	}
 	return fmt.Sprintf("%d CPUs (nproc; %s), %s, %s/%s, %s; the client, the server and Neo4j share it",
 		runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// codeState names the commit the server was built from and any uncommitted Go changes
+// outside scripts/, since a benchmark of work in progress must say so.
+func codeState() string {
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown (not a git checkout)"
+	}
+	out, _ := exec.Command("git", "status", "--porcelain").Output()
+	var dirty []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if len(l) < 4 || !strings.HasSuffix(l, ".go") || strings.HasPrefix(l[3:], "scripts/") {
+			continue
+		}
+		dirty = append(dirty, l[3:])
+	}
+	s := "commit " + strings.TrimSpace(string(head))
+	if len(dirty) > 0 {
+		s += fmt.Sprintf(" plus uncommitted changes to %d Go files (%s)", len(dirty), strings.Join(dirty, ", "))
+	}
+	return s
 }
 
 func commandLine(args []string) string {
