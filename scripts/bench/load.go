@@ -33,6 +33,8 @@ type result struct {
 	Skipped     string          // why the phase did not run
 	ServerCPU   time.Duration   // processor time the server used in the phase
 	MachineBusy float64         // fraction of the machine's processor time in use
+	Blocked     float64         // mean number of database transactions waiting for a lock
+	Open        float64         // mean number of open database transactions
 }
 
 // CPUPerRecord is the server's processor time per record registered.

@@ -188,7 +188,9 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 		ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
 		cpu0, _ := b.srv.CPU()
 		busy0, total0 := machineCPU()
+		stopSampling := b.sampleLocks(ctx)
 		r := drive(ctx, ph, &b.seq, o)
+		r.Open, r.Blocked = stopSampling()
 		cpu1, _ := b.srv.CPU()
 		busy1, total1 := machineCPU()
 		r.Section, r.Label, r.Batch = sectionName, label, batch
@@ -196,15 +198,47 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 		if total1 > total0 {
 			r.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
 		}
-		fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s server CPU %5.2f ms/record, machine %3.0f%% busy (%d requests, %d errors)\n",
+		fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s server CPU %5.2f ms/record, machine %3.0f%% busy, %.1f of %.1f transactions waiting for locks (%d requests, %d errors)\n",
 			label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond),
-			float64(r.CPUPerRecord())/float64(time.Millisecond), r.MachineBusy*100, r.Requests, r.Errors)
+			float64(r.CPUPerRecord())/float64(time.Millisecond), r.MachineBusy*100, r.Blocked, r.Open, r.Requests, r.Errors)
 		for _, e := range r.FirstErrors {
 			fmt.Fprintf(b.log, "     error: %s\n", e)
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// sampleLocks samples the database's transactions every 100 ms until the returned
+// function is called, which returns the mean open and lock-waiting counts.
+func (b *bench) sampleLocks(ctx context.Context) func() (open, blocked float64) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan [2]float64)
+	go func() {
+		var sumOpen, sumBlocked, n float64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if n == 0 {
+					n = 1
+				}
+				done <- [2]float64{sumOpen / n, sumBlocked / n}
+				return
+			case <-t.C:
+				o, bl, err := b.raw.blockedTransactions(ctx)
+				if err == nil {
+					sumOpen, sumBlocked, n = sumOpen+float64(o), sumBlocked+float64(bl), n+1
+				}
+			}
+		}
+	}()
+	return func() (float64, float64) {
+		cancel()
+		v := <-done
+		return v[0], v[1]
+	}
 }
 
 func (b *bench) rawSection(ctx context.Context) ([]result, error) {

@@ -202,3 +202,18 @@ func (w *rawWriter) neo4jVersion(ctx context.Context) string {
 	s, _ := v.Records[0].Values[0].(string)
 	return s
 }
+
+// blockedTransactions counts the database's open transactions and those waiting for a
+// lock, to tell lock contention from saturation.
+func (w *rawWriter) blockedTransactions(ctx context.Context) (open, blocked int64, err error) {
+	res, err := neo4j.ExecuteQuery(ctx, w.driver, `
+		SHOW TRANSACTIONS YIELD status
+		RETURN count(*) AS open, sum(CASE WHEN status STARTS WITH 'Blocked' THEN 1 ELSE 0 END) AS blocked`,
+		nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(w.database))
+	if err != nil || len(res.Records) == 0 {
+		return 0, 0, err
+	}
+	open, _ = res.Records[0].Values[0].(int64)
+	blocked, _ = res.Records[0].Values[1].(int64)
+	return open - 1, blocked, nil // not counting this one
+}

@@ -64,16 +64,16 @@ func (rep report) Markdown() string {
 	}
 	p(", %s unrecorded warm-up per section\n\n", rep.Options.warmup)
 
-	p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | server CPU/record | machine busy |\n")
-	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | server CPU/record | machine busy | transactions open / waiting for a lock |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	var skipped []result
 	for _, r := range rep.Results {
 		if r.Skipped != "" {
 			skipped = append(skipped, r)
 			continue
 		}
-		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %.0f%% |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
-			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), msPrec(r.CPUPerRecord(), 2), r.MachineBusy*100)
+		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %.0f%% | %.1f / %.1f |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
+			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), msPrec(r.CPUPerRecord(), 2), r.MachineBusy*100, r.Open, r.Blocked)
 	}
 	pending := false
 	for _, r := range skipped {
