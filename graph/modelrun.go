@@ -45,7 +45,7 @@ type runWrite struct {
 // relations and PROV-JSON.
 func (s *ModelRuns) RegisterModelRuns(ctx context.Context, ws []runs.ModelRunWrite, mode runs.Mode) ([]runs.Result, error) {
 	var results []runs.Result
-	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+	_, err := s.writeRetrying(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		results = make([]runs.Result, len(ws)) // afresh on every retry of the transaction
 		claims := make([]idemClaim, 0, len(ws))
 		for i, w := range ws {
@@ -93,7 +93,7 @@ func (s *ModelRuns) RegisterModelRuns(ctx context.Context, ws []runs.ModelRunWri
 // UpdateModelRun writes a new version that WAS_REVISION_OF the current one; the old
 // version keeps its relations, so history shows what the run was first said to use.
 func (s *ModelRuns) UpdateModelRun(ctx context.Context, w runs.ModelRunWrite) (registry.Record, error) {
-	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+	v, err := s.writeRetrying(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		if err := lockRecords(ctx, tx, []string{w.ID}); err != nil {
 			return nil, err
 		}
@@ -116,6 +116,16 @@ func (s *ModelRuns) UpdateModelRun(ctx context.Context, w runs.ModelRunWrite) (r
 	return v.(registry.Record), nil
 }
 
+// writeRetrying runs a write transaction again when a named record changed under it.
+func (s *ModelRuns) writeRetrying(ctx context.Context, work neo4j.ManagedTransactionWork) (any, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := s.DB.write(ctx, work)
+		if !errors.Is(err, errChanged) || attempt == 3 {
+			return v, err
+		}
+	}
+}
+
 // write checks each run against the graph, records the failures in results and writes
 // the runs that pass, each with the PROV-JSON of what was written.
 func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, results []runs.Result) error {
@@ -127,7 +137,7 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 		return err
 	}
 	var params []map[string]any
-	var written []string
+	var written, refs []string
 	for i, w := range ws {
 		if errs := w.Run.Check(w.Run.WorkflowTemplateID, contexts[i]); len(errs) > 0 {
 			results[w.at].Err = provgraph.InvalidFields("the model run does not fit the records it names", errs)
@@ -135,6 +145,7 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 		}
 		params = append(params, runParams(w, contexts[i]))
 		written = append(written, w.ID)
+		refs = append(append(refs, w.Run.Refs()...), w.Run.WorkflowTemplateID, contexts[i].Workflow.SoftwareID)
 	}
 	if len(params) == 0 {
 		return nil
@@ -149,6 +160,10 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 	}
 	stored, err := s.storeProvJSON(ctx, tx, written)
 	if err != nil {
+		return err
+	}
+	// Last, so the locks it takes are held only until the commit that follows.
+	if err := verifyWrite(ctx, tx, refs, params); err != nil {
 		return err
 	}
 	for _, w := range ws {
@@ -305,49 +320,52 @@ func fillReplays(ctx context.Context, tx neo4j.ManagedTransaction, ids []string,
 	return nil
 }
 
-// loadRunContexts locks and reads every record the runs name, in two statements.
+// loadRunContexts reads every record the runs name, and every record their workflow
+// templates name, in one statement. Nothing is locked here: a lock on a shared record (a
+// workflow template, a modeller) held for the whole transaction would serialise every
+// registration; verifyWrite locks and re-reads them just before commit.
 func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite) ([]runs.Context, error) {
-	var wfIDs []string
+	var ids, wfIDs []string
 	for _, w := range ws {
 		wfIDs = append(wfIDs, w.Run.WorkflowTemplateID)
+		ids = append(ids, w.Run.Refs()...)
 	}
-	kinds := map[string]string{}
-	workflows := map[string]*runs.Workflow{}
-	// Locked before they are read, so that nothing named is changed or deleted before
-	// these runs commit.
-	recs, err := lockAndRead(ctx, tx, wfIDs, "WorkflowTemplate")
+	ids = append(ids, wfIDs...)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	slices.Sort(wfIDs)
+	wfIDs = slices.Compact(wfIDs)
+	recs, err := collect(ctx, tx, `
+		CALL () {
+			UNWIND $ids AS id
+			MATCH (n:Record {id:id})
+			RETURN n
+			UNION
+			UNWIND $wfs AS wid
+			MATCH (:Record:WorkflowTemplate {id:wid})-[:WAS_INFLUENCED_BY]->(t)
+			MATCH (n:Record {id:t.id})
+			RETURN n
+		}
+		WITH n WHERE n.deleted_at IS NULL
+		RETURN n.id AS id, n.kind AS kind, CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END AS doc`,
+		map[string]any{"ids": ids, "wfs": wfIDs})
 	if err != nil {
 		return nil, err
 	}
+	kinds := map[string]string{}
+	workflows := map[string]*runs.Workflow{}
+	templates := map[string]runs.DatasetTemplate{}
 	for _, r := range recs {
-		id, kind := str(r, "id"), str(r, "kind")
+		id, kind, doc := str(r, "id"), str(r, "kind"), str(r, "doc")
 		kinds[id] = kind
-		if doc := str(r, "doc"); doc != "" {
+		switch kind {
+		case "WorkflowTemplate":
 			var w runs.Workflow
 			if err := json.Unmarshal([]byte(doc), &w); err != nil {
 				return nil, fmt.Errorf("stored workflow template %s: %w", id, err)
 			}
 			workflows[id] = &w
-		}
-	}
-	var ids []string
-	for _, w := range ws {
-		wf := workflows[w.Run.WorkflowTemplateID]
-		ids = append(ids, w.Run.Refs()...)
-		ids = append(ids, w.Run.TemplateIDs(wf)...)
-		if wf != nil {
-			ids = append(ids, wf.SoftwareID)
-		}
-	}
-	recs, err = lockAndRead(ctx, tx, ids, "DatasetTemplate")
-	if err != nil {
-		return nil, err
-	}
-	templates := map[string]runs.DatasetTemplate{}
-	for _, r := range recs {
-		id := str(r, "id")
-		kinds[id] = str(r, "kind")
-		if doc := str(r, "doc"); doc != "" {
+		case "DatasetTemplate":
 			var t runs.DatasetTemplate
 			if err := json.Unmarshal([]byte(doc), &t); err == nil {
 				templates[id] = t
@@ -361,19 +379,49 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 	return out, nil
 }
 
-// lockAndRead write-locks the current records of ids, in id order so that two
-// transactions never wait on each other in a cycle, and returns each live one's kind and,
-// for records of docLabel, its document.
-func lockAndRead(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, docLabel string) ([]*neo4j.Record, error) {
-	ids = slices.Clone(ids)
+// errChanged says a record a run names was changed or deleted between the checks and
+// the write; the transaction is rolled back and tried again.
+var errChanged = provgraph.Errorf(provgraph.Conflict, "a record this model run names was changed or deleted while it was being registered; send it again")
+
+// verifyWrite locks the records the runs name and re-reads them: a concurrent delete
+// either committed before (and is seen here) or waits for this commit and then sees the
+// run as a dependent. Locking last keeps the lock on a shared record (a workflow
+// template every run names) to the few milliseconds before commit, not the whole
+// transaction. It also checks that every run got every relationship it should (a MATCH
+// that found nothing would otherwise drop one silently).
+func verifyWrite(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, written []map[string]any) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	return collect(ctx, tx, fmt.Sprintf(`
-		UNWIND $ids AS id
-		MATCH (n:Record {id:id})
-		SET n.locked_ = true REMOVE n.locked_
-		WITH id, n WHERE n.deleted_at IS NULL
-		RETURN id, n.kind AS kind, CASE WHEN n:%s THEN n.document END AS doc`, label(docLabel)), map[string]any{"ids": ids})
+	rec, err := run(ctx, tx, `
+		CALL () {
+			UNWIND $ids AS id
+			OPTIONAL MATCH (n:Record {id:id})
+			CALL (n) {
+				WITH n WHERE n IS NOT NULL
+				SET n.locked_ = true REMOVE n.locked_
+			}
+			WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
+			RETURN count(id) AS gone
+		}
+		CALL () {
+			UNWIND $runs AS p
+			MATCH (r:Record:ModelRun {id:p.id})
+			WITH p, COUNT { (r)-[:USED]->() } AS used, COUNT { ()-[:WAS_GENERATED_BY]->(r) } AS generated
+			WHERE used <> size(p.inputs) + 1 OR generated <> size(p.outputs)
+			RETURN count(p) AS short
+		}
+		RETURN gone, short, COUNT { UNWIND $runs AS p MATCH (:Record:ModelRun {id:p.id}) RETURN p } AS present`,
+		map[string]any{"ids": ids, "runs": written})
+	if err != nil {
+		return err
+	}
+	gone, _ := rec.Get("gone")
+	short, _ := rec.Get("short")
+	present, _ := rec.Get("present")
+	if gone != int64(0) || short != int64(0) || present != int64(len(written)) {
+		return errChanged
+	}
+	return nil
 }
 
 // withProvJSON adds the PROV-JSON stored with a run to its record.

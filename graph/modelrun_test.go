@@ -197,3 +197,31 @@ func TestRegisterModelRunIdempotentConcurrent(t *testing.T) {
 		t.Fatalf("reused key: %v", err)
 	}
 }
+
+// Registration takes no locks up front (shared records would serialise every run), so a
+// delete racing it must still lose or make it fail: never a run that used a deleted input.
+func TestDeleteRacesModelRun(t *testing.T) {
+	mr, doc, d, _ := runFixture(t)
+	svc, _ := mustService(t)
+	for i := range 10 {
+		input := mustCreate(t, svc, "datasets", datasetDoc(fmt.Sprint("racer", i), orgOf(t, d[0])))
+		var wg sync.WaitGroup
+		var delErr, regErr error
+		wg.Go(func() { delErr = svc.Delete(t.Context(), kind(t, "datasets"), input.ID, actor, "race") })
+		wg.Go(func() { _, regErr = mr.Register(t.Context(), []byte(doc(input.ID, d[1])), actor, "") })
+		wg.Wait()
+		if (delErr == nil) == (regErr == nil) {
+			t.Fatalf("round %d: delete %v, register %v", i, delErr, regErr)
+		}
+	}
+}
+
+// orgOf is the publisher of a fixture dataset.
+func orgOf(t *testing.T, dataset string) string {
+	v, err := MustDB(t).read(t.Context(), queryOne(`
+		MATCH (:Record {id:$id})-[:WAS_ATTRIBUTED_TO {role:'publisher'}]->(o) RETURN o.id`, map[string]any{"id": dataset}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(string)
+}
