@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
 
 	"provgraph"
-	"provgraph/prov"
 	"provgraph/registry"
 	"provgraph/runs"
 )
@@ -127,27 +125,10 @@ func (s *ModelRuns) writeRetrying(ctx context.Context, work neo4j.ManagedTransac
 }
 
 // write checks each run against the graph, records the failures in results and writes
-// the runs that pass, each with the PROV-JSON of what was written.
+// the runs that pass, each with the PROV-JSON of what was written, in three statements:
+// read, write, lock-and-verify.
 func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, results []runs.Result) error {
 	if len(ws) == 0 {
-		return nil
-	}
-	contexts, err := loadRunContexts(ctx, tx, ws)
-	if err != nil {
-		return err
-	}
-	var params []map[string]any
-	var written, refs []string
-	for i, w := range ws {
-		if errs := w.Run.Check(w.Run.WorkflowTemplateID, contexts[i]); len(errs) > 0 {
-			results[w.at].Err = provgraph.InvalidFields("the model run does not fit the records it names", errs)
-			continue
-		}
-		params = append(params, runParams(w, contexts[i]))
-		written = append(written, w.ID)
-		refs = append(append(refs, w.Run.Refs()...), w.Run.WorkflowTemplateID, contexts[i].Workflow.SoftwareID)
-	}
-	if len(params) == 0 {
 		return nil
 	}
 	// One author per request: every run of a batch has the same actor.
@@ -155,27 +136,65 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 	if a.Subject == "" {
 		return provgraph.Errorf(provgraph.Internal, "write without an actor")
 	}
-	if _, err := tx.Run(ctx, writeRunsCypher, map[string]any{"subject": a.Subject, "user": "agents/" + a.Subject, "name": a.Name, "runs": params}); err != nil {
-		return err
-	}
-	stored, err := s.storeProvJSON(ctx, tx, written)
+	read, err := loadRunContexts(ctx, tx, ws, a)
 	if err != nil {
 		return err
 	}
-	// Last, so the locks it takes are held only until the commit that follows.
-	if err := verifyWrite(ctx, tx, refs, params); err != nil {
+	var params []map[string]any
+	var refs []string
+	at := map[string]int{} // run id → index in results
+	for i, w := range ws {
+		c := read.contexts[i]
+		if errs := w.Run.Check(w.Run.WorkflowTemplateID, c); len(errs) > 0 {
+			results[w.at].Err = provgraph.InvalidFields("the model run does not fit the records it names", errs)
+			continue
+		}
+		p := runParams(w, c)
+		var prev *dbtype.Node
+		if w.version > 1 {
+			n, ok := read.nodes[w.ID]
+			if !ok {
+				return errChanged
+			}
+			prev = &n
+		}
+		doc, err := runDocument(p, read.nodes, read.user, prev)
+		if err != nil {
+			return err
+		}
+		if p["props"].(map[string]any)["prov_json"], err = provJSON(doc, s.BaseIRI); err != nil {
+			return fmt.Errorf("PROV-JSON of %s: %w", w.ID, err)
+		}
+		params = append(params, p)
+		refs = append(append(refs, w.Run.Refs()...), w.Run.WorkflowTemplateID, c.Workflow.SoftwareID)
+		at[w.ID] = w.at
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	recs, err := collect(ctx, tx, writeRunsCypher, map[string]any{"subject": a.Subject, "user": "agents/" + a.Subject, "name": a.Name, "runs": params})
+	if err != nil {
 		return err
 	}
-	for _, w := range ws {
-		if n, ok := stored[w.ID]; ok {
-			results[w.at].Record = withProvJSON(toRecord(modelRunKind, n), n)
-		}
+	// Every run, with every relationship: a MATCH that found nothing would drop one
+	// silently (a record relabelled by a concurrent update).
+	if len(recs) != len(params) {
+		return errChanged
 	}
-	return nil
+	for _, rec := range recs {
+		if ok, _ := rec.Get("complete"); ok != true {
+			return errChanged
+		}
+		n := rec.Values[0].(dbtype.Node)
+		results[at[strProp(n.Props, "id")]].Record = withProvJSON(toRecord(modelRunKind, n), n)
+	}
+	// Last, so the locks it takes are held only until the commit that follows.
+	return verifyRefs(ctx, tx, refs)
 }
 
 // writeRunsCypher writes runs and their relations; for an update the old version is
-// relabelled :Revision and keeps its own relations.
+// relabelled :Revision and keeps its own relations. It answers each run's node and
+// whether every relationship it should have was made.
 const writeRunsCypher = `
 	MERGE (u:User:Agent {subject:$subject})
 	ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
@@ -192,27 +211,35 @@ const writeRunsCypher = `
 		CREATE (r)-[:WAS_INFLUENCED_BY {role:'plan', field:'/workflow_template_id', time:p.start}]->(wf)
 		CREATE (r)-[:USED {role:'model', model_version:p.model_version, time:p.start}]->(model)
 		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | CREATE (r)-[:WAS_REVISION_OF {time:p.now}]->(old))
-		WITH r, modeller
+		WITH r, modeller, old
 		CALL (r, p) {
 			UNWIND p.inputs AS i
 			MATCH (d:Record {id:i.id})
 			CREATE (r)-[:USED {role:i.role, resources:i.resources, field:i.field, time:p.start}]->(d)
+			RETURN count(*) AS inputs
 		}
 		CALL (r, p, modeller) {
 			UNWIND p.outputs AS o
 			MATCH (d:Record {id:o.id})
 			CREATE (d)-[:WAS_GENERATED_BY {role:o.role, resources:o.resources, field:o.field, time:p.end}]->(r)
-			CREATE (d)-[:WAS_ATTRIBUTED_TO {role:'modeller', activity:p.id, time:p.end}]->(modeller)
+			CREATE (d)-[:WAS_ATTRIBUTED_TO {role:'modeller', activity:p.id, activity_version:p.props.version, time:p.end}]->(modeller)
+			RETURN count(*) AS outputs
 		}
 		CALL (p, modeller) {
 			MATCH (org:Record {id:p.org})
-			CREATE (modeller)-[:ACTED_ON_BEHALF_OF {activity:p.id, time:p.start}]->(org)
+			CREATE (modeller)-[:ACTED_ON_BEHALF_OF {activity:p.id, activity_version:p.props.version, time:p.start}]->(org)
+			RETURN count(*) AS orgs
 		}
 		CALL (r, p) {
 			MATCH (study:Record {id:p.study})
 			CREATE (r)-[:WAS_INFORMED_BY {role:'study', field:'/study_id'}]->(study)
+			RETURN count(*) AS studies
 		}
-	}`
+		RETURN r, inputs = size(p.inputs) AND outputs = size(p.outputs)
+			AND orgs = CASE p.org WHEN '' THEN 0 ELSE 1 END AND studies = CASE p.study WHEN '' THEN 0 ELSE 1 END
+			AND (p.prev = 0 OR old IS NOT NULL) AS complete
+	}
+	RETURN r, complete`
 
 // runParams are the parameters of one run in writeRunsCypher.
 func runParams(w runWrite, c runs.Context) map[string]any {
@@ -257,42 +284,6 @@ func runParams(w runWrite, c runs.Context) map[string]any {
 	}
 }
 
-// storeProvJSON stores with each run the PROV-JSON of its depth-0 document, read back
-// from the graph in the same transaction, so the stored document and the graph agree.
-func (s *ModelRuns) storeProvJSON(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) (map[string]dbtype.Node, error) {
-	docs, err := documents(ctx, tx, ids, 0)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]map[string]any, 0, len(ids))
-	for _, id := range ids {
-		var b bytes.Buffer
-		enc := prov.NewPROVJSON(&b, s.BaseIRI)
-		if err := enc.Encode(docs[id]); err != nil {
-			enc.Close()
-			return nil, fmt.Errorf("PROV-JSON of %s: %w", id, err)
-		}
-		if err := enc.Close(); err != nil {
-			return nil, err
-		}
-		rows = append(rows, map[string]any{"id": id, "json": b.String()})
-	}
-	recs, err := collect(ctx, tx, `
-		UNWIND $rows AS row
-		MATCH (r:Record:ModelRun {id:row.id})
-		SET r.prov_json = row.json
-		RETURN r`, map[string]any{"rows": rows})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]dbtype.Node, len(recs))
-	for _, r := range recs {
-		n := r.Values[0].(dbtype.Node)
-		out[strProp(n.Props, "id")] = n
-	}
-	return out, nil
-}
-
 // fillReplays reads into results the first records of retried registrations.
 func fillReplays(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, results []runs.Result) error {
 	if !slices.ContainsFunc(ids, func(id string) bool { return id != "" }) {
@@ -320,15 +311,26 @@ func fillReplays(ctx context.Context, tx neo4j.ManagedTransaction, ids []string,
 	return nil
 }
 
-// loadRunContexts reads every record the runs name, and every record their workflow
-// templates name, in one statement. Nothing is locked here: a lock on a shared record (a
-// workflow template, a modeller) held for the whole transaction would serialise every
-// registration; verifyWrite locks and re-reads them just before commit.
-func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite) ([]runs.Context, error) {
+// runReads is what the write of some runs needs from the graph.
+type runReads struct {
+	contexts []runs.Context
+	nodes    map[string]dbtype.Node // every record read, by id
+	user     dbtype.Node            // the author, as MERGE will find or make it
+}
+
+// loadRunContexts reads every record the runs name (and, for an update, the run itself),
+// every record their workflow templates name, and the author, in one statement. Nothing
+// is locked here: a lock on a shared record (a workflow template, a modeller) held for the
+// whole transaction would serialise every registration; verifyRefs locks and re-reads
+// them just before commit.
+func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, author registry.Actor) (runReads, error) {
 	var ids, wfIDs []string
 	for _, w := range ws {
 		wfIDs = append(wfIDs, w.Run.WorkflowTemplateID)
 		ids = append(ids, w.Run.Refs()...)
+		if w.version > 1 {
+			ids = append(ids, w.ID)
+		}
 	}
 	ids = append(ids, wfIDs...)
 	slices.Sort(ids)
@@ -345,24 +347,38 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 			MATCH (:Record:WorkflowTemplate {id:wid})-[:WAS_INFLUENCED_BY]->(t)
 			MATCH (n:Record {id:t.id})
 			RETURN n
+			UNION
+			MATCH (n:User {subject:$subject})
+			RETURN n
 		}
-		WITH n WHERE n.deleted_at IS NULL
-		RETURN n.id AS id, n.kind AS kind, CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END AS doc`,
-		map[string]any{"ids": ids, "wfs": wfIDs})
+		RETURN n`, map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject})
 	if err != nil {
-		return nil, err
+		return runReads{}, err
 	}
+	out := runReads{nodes: map[string]dbtype.Node{},
+		// As writeRunsCypher's MERGE creates it, if it does not exist yet.
+		user: dbtype.Node{ElementId: "new:user", Labels: []string{"User", "Agent"},
+			Props: map[string]any{"subject": author.Subject, "id": "agents/" + author.Subject, "name": author.Name, "kind": "User"}}}
 	kinds := map[string]string{}
 	workflows := map[string]*runs.Workflow{}
 	templates := map[string]runs.DatasetTemplate{}
 	for _, r := range recs {
-		id, kind, doc := str(r, "id"), str(r, "kind"), str(r, "doc")
+		n := r.Values[0].(dbtype.Node)
+		if slices.Contains(n.Labels, "User") {
+			out.user = n
+			continue
+		}
+		id, kind, doc := strProp(n.Props, "id"), strProp(n.Props, "kind"), strProp(n.Props, "document")
+		out.nodes[id] = n
+		if n.Props["deleted_at"] != nil {
+			continue
+		}
 		kinds[id] = kind
 		switch kind {
 		case "WorkflowTemplate":
 			var w runs.Workflow
 			if err := json.Unmarshal([]byte(doc), &w); err != nil {
-				return nil, fmt.Errorf("stored workflow template %s: %w", id, err)
+				return runReads{}, fmt.Errorf("stored workflow template %s: %w", id, err)
 			}
 			workflows[id] = &w
 		case "DatasetTemplate":
@@ -372,9 +388,9 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 			}
 		}
 	}
-	out := make([]runs.Context, len(ws))
+	out.contexts = make([]runs.Context, len(ws))
 	for i, w := range ws {
-		out[i] = runs.Context{Kinds: kinds, Templates: templates, Workflow: workflows[w.Run.WorkflowTemplateID]}
+		out.contexts[i] = runs.Context{Kinds: kinds, Templates: templates, Workflow: workflows[w.Run.WorkflowTemplateID]}
 	}
 	return out, nil
 }
@@ -383,42 +399,26 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 // the write; the transaction is rolled back and tried again.
 var errChanged = provgraph.Errorf(provgraph.Conflict, "a record this model run names was changed or deleted while it was being registered; send it again")
 
-// verifyWrite locks the records the runs name and re-reads them: a concurrent delete
+// verifyRefs locks the records the runs name and re-reads them: a concurrent delete
 // either committed before (and is seen here) or waits for this commit and then sees the
-// run as a dependent. Locking last keeps the lock on a shared record (a workflow
-// template every run names) to the few milliseconds before commit, not the whole
-// transaction. It also checks that every run got every relationship it should (a MATCH
-// that found nothing would otherwise drop one silently).
-func verifyWrite(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, written []map[string]any) error {
+// run as a dependent. Locking last keeps the lock on a shared record (the workflow
+// template every run names) to the moments before commit, not the whole transaction.
+func verifyRefs(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	rec, err := run(ctx, tx, `
-		CALL () {
-			UNWIND $ids AS id
-			OPTIONAL MATCH (n:Record {id:id})
-			CALL (n) {
-				WITH n WHERE n IS NOT NULL
-				SET n.locked_ = true REMOVE n.locked_
-			}
-			WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
-			RETURN count(id) AS gone
+		UNWIND $ids AS id
+		OPTIONAL MATCH (n:Record {id:id})
+		CALL (n) {
+			WITH n WHERE n IS NOT NULL
+			SET n.locked_ = true REMOVE n.locked_
 		}
-		CALL () {
-			UNWIND $runs AS p
-			MATCH (r:Record:ModelRun {id:p.id})
-			WITH p, COUNT { (r)-[:USED]->() } AS used, COUNT { ()-[:WAS_GENERATED_BY]->(r) } AS generated
-			WHERE used <> size(p.inputs) + 1 OR generated <> size(p.outputs)
-			RETURN count(p) AS short
-		}
-		RETURN gone, short, COUNT { UNWIND $runs AS p MATCH (:Record:ModelRun {id:p.id}) RETURN p } AS present`,
-		map[string]any{"ids": ids, "runs": written})
+		WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
+		RETURN count(id) AS gone`, map[string]any{"ids": ids})
 	if err != nil {
 		return err
 	}
-	gone, _ := rec.Get("gone")
-	short, _ := rec.Get("short")
-	present, _ := rec.Get("present")
-	if gone != int64(0) || short != int64(0) || present != int64(len(written)) {
+	if n, _ := rec.Get("gone"); n != int64(0) {
 		return errChanged
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"provgraph"
 	"provgraph/prov"
 	"provgraph/prov/provtest"
+	"provgraph/registry"
 	"provgraph/runs"
 )
 
@@ -224,4 +225,38 @@ func orgOf(t *testing.T, dataset string) string {
 		t.Fatal(err)
 	}
 	return v.(string)
+}
+
+// The PROV-JSON stored with a run is built from what the write makes, not read back: it
+// must equal the graph's own document of the run, for a first version and for an update.
+func TestStoredProvJSONIsTheGraphs(t *testing.T) {
+	mr, doc, d, _ := runFixture(t)
+	pv := &Provenance{DB: MustDB(t)}
+	check := func(rec registry.Record) {
+		t.Helper()
+		live, err := pv.Document(t.Context(), rec.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := encodeAll(prov.NewPROVJSON(&b, testBase), live); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b.Bytes(), rec.ProvJSON) {
+			t.Fatalf("version %d: stored PROV-JSON differs from the graph's:\n%s\n--\n%s", rec.Version, rec.ProvJSON, b.Bytes())
+		}
+	}
+	rec, err := mr.Register(t.Context(), []byte(doc(d[0], d[1])), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(rec)
+	rec2, err := mr.Update(t.Context(), rec.ID, []byte(doc(d[2], d[3])), registry.Actor{Subject: "test:other", Name: "someone else"}, "wrong input")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec2.Version != 2 || !strings.Contains(string(rec2.ProvJSON), rec.ID+"/versions/1") {
+		t.Fatalf("update: %+v", rec2.Version)
+	}
+	check(rec2)
 }
