@@ -62,14 +62,14 @@ func documents(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, d
 		WITH r, up + generated + [r] AS nodes
 		CALL (r, nodes) {
 			UNWIND [x IN nodes WHERE x:Activity AND ($depth > 0 OR x = r)] AS act
-			MATCH (a)-[rel:ACTED_ON_BEHALF_OF {activity:act.id}]->(b)
+			MATCH (a)-[rel:ACTED_ON_BEHALF_OF {activity:act.id}]->(b) WHERE coalesce(rel.activity_version, act.version) = act.version
 			RETURN collect(DISTINCT rel) AS scoped, collect(DISTINCT b) AS principals
 		}
 		WITH r, scoped, nodes + [b IN principals WHERE NOT b IN nodes] AS nodes
 		CALL (r, nodes) {
 			UNWIND nodes AS a
 			WITH DISTINCT a WHERE NOT a:Agent
-			MATCH (a)-[rel]->(b) WHERE b IN nodes AND ($depth > 0 OR a = r OR b = r OR rel.activity = r.id)
+			MATCH (a)-[rel]->(b) WHERE b IN nodes AND ($depth > 0 OR a = r OR b = r OR (rel.activity = r.id AND coalesce(rel.activity_version, r.version) = r.version))
 			RETURN collect(DISTINCT rel) AS rels
 		}
 		RETURN r.id AS id, nodes, rels + scoped AS rels`, max(depth, 1))
@@ -103,41 +103,8 @@ func toDocument(nodes, rels []any) *prov.Document {
 	entityOrNot := map[string]bool{}
 	for _, x := range nodes {
 		n := x.(dbtype.Node)
-		pid := provID(n)
-		byElement[n.ElementId] = pid
-		node := prov.Node{ID: pid, Label: strProp(n.Props, "name"), Kind: strProp(n.Props, "kind")}
-		switch {
-		case slices.Contains(n.Labels, "Activity"):
-			node.Class = "Activity"
-		case slices.Contains(n.Labels, "Agent"):
-			node.Class = "Agent"
-		default:
-			node.Class = "Entity"
-		}
-		if node.Kind == "" {
-			node.Kind = n.Labels[0]
-		}
-		if t, ok := provTypes[node.Kind]; ok {
-			node.Types = []string{t}
-		}
-		if v, ok := n.Props["version"].(int64); ok {
-			node.Version = int(v)
-		}
-		if node.Class == "Activity" {
-			node.StartedAt = timeProp(n.Props, "startedAtTime")
-			node.EndedAt = timeProp(n.Props, "endedAtTime")
-		} else if node.Class == "Entity" {
-			node.InvalidatedAt = timeProp(n.Props, "deleted_at")
-		}
-		attrs := map[string]string{}
-		for _, k := range []string{"location", "license", "model_version", "state"} {
-			if s := strProp(n.Props, k); s != "" {
-				attrs[k] = s
-			}
-		}
-		if len(attrs) > 0 {
-			node.Attrs = attrs
-		}
+		node := provNode(n)
+		byElement[n.ElementId] = node.ID
 		doc.Nodes = append(doc.Nodes, node)
 		entityOrNot[n.ElementId] = node.Class == "Entity"
 	}
@@ -146,29 +113,79 @@ func toDocument(nodes, rels []any) *prov.Document {
 		if !ok {
 			continue
 		}
-		t, ok := prov.ParseRelType(r.Type)
-		if !ok {
-			continue
+		if rel, ok := provRelation(r, byElement[r.StartElementId], byElement[r.EndElementId], entityOrNot[r.StartElementId]); ok {
+			doc.Relations = append(doc.Relations, rel)
 		}
-		// PROV attributes only entities; who registered an agent or activity record is
-		// kept in the graph but is not a PROV statement about that agent or activity.
-		if t == prov.WasAttributedTo && !entityOrNot[r.StartElementId] {
-			continue
-		}
-		rel := prov.Relation{Type: t, From: byElement[r.StartElementId], To: byElement[r.EndElementId]}
-		role, at, plan := t.Allows()
-		if role {
-			rel.Role = strProp(r.Props, "role")
-		}
-		if at {
-			rel.Time = timeProp(r.Props, "time")
-		}
-		if plan {
-			rel.Plan = strProp(r.Props, "plan")
-		}
-		doc.Relations = append(doc.Relations, rel)
 	}
 	return doc
+}
+
+// provNodeProps are the node properties provNode reads; a reader may fetch only these.
+var provNodeProps = []string{"id", "version", "name", "kind", "startedAtTime", "endedAtTime", "deleted_at", "location", "license", "model_version", "state"}
+
+// provNode converts a record, revision, user or activity node to its PROV node.
+func provNode(n dbtype.Node) prov.Node {
+	node := prov.Node{ID: provID(n), Label: strProp(n.Props, "name"), Kind: strProp(n.Props, "kind")}
+	switch {
+	case slices.Contains(n.Labels, "Activity"):
+		node.Class = "Activity"
+	case slices.Contains(n.Labels, "Agent"):
+		node.Class = "Agent"
+	default:
+		node.Class = "Entity"
+	}
+	if node.Kind == "" {
+		node.Kind = n.Labels[0]
+	}
+	if t, ok := provTypes[node.Kind]; ok {
+		node.Types = []string{t}
+	}
+	if v, ok := n.Props["version"].(int64); ok {
+		node.Version = int(v)
+	}
+	if node.Class == "Activity" {
+		node.StartedAt = timeProp(n.Props, "startedAtTime")
+		node.EndedAt = timeProp(n.Props, "endedAtTime")
+	} else if node.Class == "Entity" {
+		node.InvalidatedAt = timeProp(n.Props, "deleted_at")
+	}
+	attrs := map[string]string{}
+	for _, k := range []string{"location", "license", "model_version", "state"} {
+		if s := strProp(n.Props, k); s != "" {
+			attrs[k] = s
+		}
+	}
+	if len(attrs) > 0 {
+		node.Attrs = attrs
+	}
+	return node
+}
+
+// provRelation converts a relationship between the PROV nodes from and to; ok is false
+// for relationships that are not PROV statements. fromEntity says whether the start node
+// is an entity.
+func provRelation(r dbtype.Relationship, from, to string, fromEntity bool) (prov.Relation, bool) {
+	t, ok := prov.ParseRelType(r.Type)
+	if !ok {
+		return prov.Relation{}, false
+	}
+	// PROV attributes only entities; who registered an agent or activity record is
+	// kept in the graph but is not a PROV statement about that agent or activity.
+	if t == prov.WasAttributedTo && !fromEntity {
+		return prov.Relation{}, false
+	}
+	rel := prov.Relation{Type: t, From: from, To: to}
+	role, at, plan := t.Allows()
+	if role {
+		rel.Role = strProp(r.Props, "role")
+	}
+	if at {
+		rel.Time = timeProp(r.Props, "time")
+	}
+	if plan {
+		rel.Plan = strProp(r.Props, "plan")
+	}
+	return rel, true
 }
 
 func timeProp(p map[string]any, key string) *time.Time {

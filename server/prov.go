@@ -25,26 +25,35 @@ func (s *Server) provRoutes() []route {
 		Handler: s.provDocument}}
 }
 
-func (s *Server) provDocument(w http.ResponseWriter, r *http.Request) {
-	bad := func(field, msg string) {
-		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: msg,
-			Fields: []provgraph.FieldError{{Path: field, Message: msg}}})
-	}
+// provFormat picks a PROV format from ?format= or else the Accept header.
+func provFormat(r *http.Request) (string, error) {
 	format, ok := prov.Negotiate(r.Header.Get("Accept"))
 	if f := r.URL.Query().Get("format"); f != "" {
 		if format, ok = prov.FormatName(f); !ok {
-			bad("format", "format must be turtle, jsonld or provjson")
-			return
+			return "", badParam("format", "format must be turtle, jsonld or provjson")
 		}
 	} else if !ok {
-		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusNotAcceptable, Message: "acceptable: text/turtle, application/ld+json, application/json"})
+		return "", &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusNotAcceptable, Message: "acceptable: text/turtle, application/ld+json, application/json"}
+	}
+	return format, nil
+}
+
+func badParam(field, msg string) error {
+	return &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: msg,
+		Fields: []provgraph.FieldError{{Path: field, Message: msg}}}
+}
+
+func (s *Server) provDocument(w http.ResponseWriter, r *http.Request) {
+	format, err := provFormat(r)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	depth := 0
 	if d := r.URL.Query().Get("depth"); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 0 {
-			bad("depth", "depth must be a whole number from 0")
+			writeError(w, r, badParam("depth", "depth must be a whole number from 0"))
 			return
 		}
 		depth = n

@@ -43,6 +43,7 @@ type Server struct {
 	ModelRuns  ModelRuns
 	CSVRuns    CSVRuns
 	Provenance Provenance
+	Exporter   Exporter
 	BaseIRI    string
 	Schemas    Schemas
 	Health     Health
@@ -120,6 +121,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.csvRoutes()...)
 	rs = append(rs, s.provenaRoutes()...)
 	rs = append(rs, s.provRoutes()...)
+	rs = append(rs, s.exportRoutes()...)
 	for _, k := range registry.Kinds() {
 		rs = append(rs, s.entityRoutes(k)...)
 	}

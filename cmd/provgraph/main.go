@@ -47,7 +47,7 @@ func rootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), openapiCmd(), &cobra.Command{
+	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), openapiCmd(), exportCmd(stdout, stderr, getenv), &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
 	})
@@ -142,6 +142,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
 		srv.Provenance = &graph.Provenance{DB: db}
+		srv.Exporter = &graph.Provenance{DB: db}
 		srv.Health = db
 	}
 	return srv, nil
