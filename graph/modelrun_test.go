@@ -260,3 +260,34 @@ func TestStoredProvJSONIsTheGraphs(t *testing.T) {
 	}
 	check(rec2)
 }
+
+// Documents the graph keeps but PROV does not allow must still come out as valid PROV: a
+// chain of two runs by one modeller for one organisation (two identical actedOnBehalfOf
+// edges) and a deleted study (an invalidated activity).
+func TestProvDocumentsOfChainsAndDeletions(t *testing.T) {
+	mr, doc, d, _ := runFixture(t)
+	svc, _ := mustService(t)
+	if _, err := mr.Register(t.Context(), []byte(doc(d[0], d[1])), actor, ""); err != nil {
+		t.Fatal(err)
+	}
+	later := strings.NewReplacer(`"start_time":1700000000`, `"start_time":1700007200`, `"end_time":1700003600`, `"end_time":1700010800`)
+	second, err := mr.Register(t.Context(), []byte(later.Replace(doc(d[1], d[2]))), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	study := mustCreate(t, svc, "studies", `{"title":"gone","description":"d"}`)
+	if err := svc.Delete(t.Context(), kind(t, "studies"), study.ID, actor, "test"); err != nil {
+		t.Fatal(err)
+	}
+	pv := &Provenance{DB: MustDB(t)}
+	for _, c := range []struct {
+		id    string
+		depth int
+	}{{second.ID, 3}, {study.ID, 0}} {
+		doc, err := pv.Document(t.Context(), c.id, c.depth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		provtest.JudgeDocument(t, testBase, doc)
+	}
+}

@@ -100,22 +100,38 @@ var provTypes = map[string]string{"Person": "prov:Person", "Organisation": "prov
 func toDocument(nodes, rels []any) *prov.Document {
 	doc := &prov.Document{}
 	byElement := map[string]string{}
+	class := map[string]prov.Class{}
 	entityOrNot := map[string]bool{}
 	for _, x := range nodes {
 		n := x.(dbtype.Node)
 		node := provNode(n)
 		byElement[n.ElementId] = node.ID
 		doc.Nodes = append(doc.Nodes, node)
+		class[n.ElementId] = node.Class
 		entityOrNot[n.ElementId] = node.Class == "Entity"
 	}
+	seen := map[string]bool{}
 	for _, x := range rels {
 		r, ok := x.(dbtype.Relationship)
 		if !ok {
 			continue
 		}
-		if rel, ok := provRelation(r, byElement[r.StartElementId], byElement[r.EndElementId], entityOrNot[r.StartElementId]); ok {
-			doc.Relations = append(doc.Relations, rel)
+		rel, ok := provRelation(r, byElement[r.StartElementId], byElement[r.EndElementId], entityOrNot[r.StartElementId])
+		if !ok {
+			continue
 		}
+		// The graph also keeps what PROV does not define (revisions of agents,
+		// invalidations of activities), and one edge per run where PROV has one
+		// statement (a modeller acting for an organisation): both stay out.
+		if d, ok := provDomains[rel.Type]; ok && (class[r.StartElementId] != d[0] || class[r.EndElementId] != d[1]) {
+			continue
+		}
+		key := fmt.Sprint(rel.Type, "|", rel.From, "|", rel.To, "|", rel.Role, "|", rel.Plan, "|", rel.Time)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		doc.Relations = append(doc.Relations, rel)
 	}
 	return doc
 }
