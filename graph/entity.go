@@ -209,9 +209,13 @@ func (s *Entities) List(ctx context.Context, q registry.ListQuery) (registry.Pag
 func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor registry.Actor, reason string, at time.Time) error {
 	activity := s.IDs.New(at)
 	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		// Lock first so a concurrent write that references the record is either seen
+		// Lock first (the record and every guard of it, which model-run registrations
+		// lock one of) so a concurrent write that references the record is either seen
 		// below or waits for this invalidation.
 		if err := lockRecords(ctx, tx, []string{id}); err != nil {
+			return nil, err
+		}
+		if err := lockGuards(ctx, tx, guardKeys(id)); err != nil {
 			return nil, err
 		}
 		if _, err := getRecord(ctx, tx, k, id, 0); err != nil {

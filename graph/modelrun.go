@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -321,8 +322,8 @@ type runReads struct {
 // loadRunContexts reads every record the runs name (and, for an update, the run itself),
 // every record their workflow templates name, and the author, in one statement. Nothing
 // is locked here: a lock on a shared record (a workflow template, a modeller) held for the
-// whole transaction would serialise every registration; verifyRefs locks and re-reads
-// them just before commit.
+// whole transaction would serialise every registration; verifyRefs locks a guard of each
+// and re-reads them just before commit.
 func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, author registry.Actor) (runReads, error) {
 	var ids, wfIDs []string
 	for _, w := range ws {
@@ -399,22 +400,46 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 // the write; the transaction is rolled back and tried again.
 var errChanged = provgraph.Errorf(provgraph.Conflict, "a record this model run names was changed or deleted while it was being registered; send it again")
 
-// verifyRefs locks the records the runs name and re-reads them: a concurrent delete
-// either committed before (and is seen here) or waits for this commit and then sees the
-// run as a dependent. Locking last keeps the lock on a shared record (the workflow
-// template every run names) to the moments before commit, not the whole transaction.
+// guardStripes is how many guards a record has: a registration locks one, chosen at
+// random, and a delete locks them all, so registrations naming one shared record (the
+// workflow template every run names) seldom wait on each other, yet never miss a delete.
+const guardStripes = 8
+
+// guardKeys are the keys of every guard of id.
+func guardKeys(id string) []string {
+	keys := make([]string, guardStripes)
+	for k := range keys {
+		keys[k] = fmt.Sprintf("%s#%d", id, k)
+	}
+	return keys
+}
+
+// lockGuards locks (making them if need be) the guards of keys, in key order.
+func lockGuards(ctx context.Context, tx neo4j.ManagedTransaction, keys []string) error {
+	slices.Sort(keys)
+	_, err := tx.Run(ctx, `
+		UNWIND $keys AS key
+		MERGE (g:Guard {key:key})
+		SET g.locked_ = true REMOVE g.locked_`, map[string]any{"keys": keys})
+	return err
+}
+
+// verifyRefs locks one guard of each record the runs name and re-reads the records: a
+// concurrent delete (which locks every guard) either committed before and is seen here,
+// or waits for this commit and then sees the run as a dependent. It runs last, so its
+// locks are held only for the moments before commit.
 func verifyRefs(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	stripe := rand.IntN(guardStripes)
 	rec, err := run(ctx, tx, `
 		UNWIND $ids AS id
+		MERGE (g:Guard {key: id + '#' + $stripe})
+		SET g.locked_ = true REMOVE g.locked_
+		WITH id
 		OPTIONAL MATCH (n:Record {id:id})
-		CALL (n) {
-			WITH n WHERE n IS NOT NULL
-			SET n.locked_ = true REMOVE n.locked_
-		}
 		WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
-		RETURN count(id) AS gone`, map[string]any{"ids": ids})
+		RETURN count(id) AS gone`, map[string]any{"ids": ids, "stripe": fmt.Sprint(stripe)})
 	if err != nil {
 		return err
 	}

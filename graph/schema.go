@@ -10,6 +10,9 @@ import (
 	"provgraph/registry"
 )
 
+// constraintNames are the constraints readiness waits for.
+var constraintNames = []string{"record_id", "revision_id_version", "user_subject", "idempotency_key", "activity_id", "guard_key"}
+
 // constraints are created idempotently at start; readiness waits for them.
 func constraints() []string {
 	stmts := []string{
@@ -18,6 +21,7 @@ func constraints() []string {
 		"CREATE CONSTRAINT user_subject IF NOT EXISTS FOR (u:User) REQUIRE u.subject IS UNIQUE",
 		"CREATE CONSTRAINT idempotency_key IF NOT EXISTS FOR (k:IdempotencyKey) REQUIRE k.key IS UNIQUE",
 		"CREATE CONSTRAINT activity_id IF NOT EXISTS FOR (a:Deletion) REQUIRE a.id IS UNIQUE",
+		"CREATE CONSTRAINT guard_key IF NOT EXISTS FOR (g:Guard) REQUIRE g.key IS UNIQUE",
 		// A modeller acts for an organisation once per run: PROV documents find those
 		// edges by run, never by walking every edge of a busy modeller.
 		"CREATE INDEX acted_on_behalf_of_activity IF NOT EXISTS FOR ()-[r:ACTED_ON_BEHALF_OF]-() ON (r.activity)",
@@ -67,7 +71,7 @@ func (db *DB) EnsureSchema(ctx context.Context) error {
 func (db *DB) SchemaReady(ctx context.Context) (bool, error) {
 	v, err := db.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		res, err := tx.Run(ctx, `SHOW CONSTRAINTS YIELD name WHERE name IN $names RETURN count(*) AS n`,
-			map[string]any{"names": []string{"record_id", "revision_id_version", "user_subject", "idempotency_key", "activity_id"}})
+			map[string]any{"names": constraintNames})
 		if err != nil {
 			return false, err
 		}
@@ -76,7 +80,7 @@ func (db *DB) SchemaReady(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		n, _ := rec.Get("n")
-		if n.(int64) != 5 {
+		if n.(int64) != int64(len(constraintNames)) {
 			return false, nil
 		}
 		res, err = tx.Run(ctx, `SHOW INDEXES YIELD state WHERE state <> 'ONLINE' RETURN count(*) AS n`, nil)
