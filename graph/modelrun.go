@@ -186,8 +186,11 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 		if ok, _ := rec.Get("complete"); ok != true {
 			return errChanged
 		}
-		n := rec.Values[0].(dbtype.Node)
-		results[at[strProp(n.Props, "id")]].Record = withProvJSON(toRecord(modelRunKind, n), n)
+	}
+	// The records are what was written; reading them back would only cost time.
+	for _, p := range params {
+		n := newRunNode(p)
+		results[at[p["id"].(string)]].Record = withProvJSON(toRecord(modelRunKind, n), n)
 	}
 	// Last, so the locks it takes are held only until the commit that follows.
 	return verifyRefs(ctx, tx, refs)
@@ -236,11 +239,11 @@ const writeRunsCypher = `
 			CREATE (r)-[:WAS_INFORMED_BY {role:'study', field:'/study_id'}]->(study)
 			RETURN count(*) AS studies
 		}
-		RETURN r, inputs = size(p.inputs) AND outputs = size(p.outputs)
+		RETURN inputs = size(p.inputs) AND outputs = size(p.outputs)
 			AND orgs = CASE p.org WHEN '' THEN 0 ELSE 1 END AND studies = CASE p.study WHEN '' THEN 0 ELSE 1 END
 			AND (p.prev = 0 OR old IS NOT NULL) AS complete
 	}
-	RETURN r, complete`
+	RETURN complete`
 
 // runParams are the parameters of one run in writeRunsCypher.
 func runParams(w runWrite, c runs.Context) map[string]any {
@@ -352,7 +355,9 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 			MATCH (n:User {subject:$subject})
 			RETURN n
 		}
-		RETURN n`, map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject})
+		RETURN elementId(n) AS eid, labels(n) AS labels, n {`+provNodeProjection+`, .subject, .deleted_at,
+			document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END} AS props`,
+		map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject})
 	if err != nil {
 		return runReads{}, err
 	}
@@ -364,7 +369,7 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 	workflows := map[string]*runs.Workflow{}
 	templates := map[string]runs.DatasetTemplate{}
 	for _, r := range recs {
-		n := r.Values[0].(dbtype.Node)
+		n := projectedNode(r)
 		if slices.Contains(n.Labels, "User") {
 			out.user = n
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -138,6 +139,26 @@ func toDocument(nodes, rels []any) *prov.Document {
 
 // provNodeProps are the node properties provNode reads; a reader may fetch only these.
 var provNodeProps = []string{"id", "version", "name", "kind", "startedAtTime", "endedAtTime", "deleted_at", "location", "license", "model_version", "state"}
+
+// provNodeProjection is a Cypher map projection of provNodeProps (".id, .version, …").
+var provNodeProjection = "." + strings.Join(provNodeProps, ", .")
+
+// projectedNode rebuilds a node from a row of eid, labels and projected props.
+func projectedNode(r *neo4j.Record) dbtype.Node {
+	eid, _ := r.Get("eid")
+	ls, _ := r.Get("labels")
+	ps, _ := r.Get("props")
+	n := dbtype.Node{ElementId: eid.(string), Props: map[string]any{}}
+	for _, l := range ls.([]any) {
+		n.Labels = append(n.Labels, l.(string))
+	}
+	for k, v := range ps.(map[string]any) {
+		if v != nil {
+			n.Props[k] = v
+		}
+	}
+	return n
+}
 
 // provNode converts a record, revision, user or activity node to its PROV node.
 func provNode(n dbtype.Node) prov.Node {

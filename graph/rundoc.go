@@ -16,14 +16,7 @@ import (
 // stored with a run agrees with the graph without reading it back inside the write.
 func runDocument(p map[string]any, nodes map[string]dbtype.Node, user dbtype.Node, prev *dbtype.Node) (*prov.Document, error) {
 	id := p["id"].(string)
-	props := map[string]any{}
-	for k, v := range p["props"].(map[string]any) {
-		props[k] = v
-	}
-	if v, ok := props["version"].(int); ok {
-		props["version"] = int64(v)
-	}
-	r := dbtype.Node{ElementId: "new:" + id, Labels: []string{"Record", "ModelRun", "Activity"}, Props: props}
+	r := newRunNode(p)
 	all := map[string]dbtype.Node{r.ElementId: r, user.ElementId: user}
 	var rels []any
 	link := func(from, to dbtype.Node, typ string, props map[string]any) {
@@ -83,6 +76,18 @@ func runDocument(p map[string]any, nodes map[string]dbtype.Node, user dbtype.Nod
 		ns = append(ns, n)
 	}
 	return toDocument(ns, rels), nil
+}
+
+// newRunNode is the node writeRunsCypher creates for a run, as a read would return it.
+func newRunNode(p map[string]any) dbtype.Node {
+	props := map[string]any{}
+	for k, v := range p["props"].(map[string]any) {
+		props[k] = v
+	}
+	if v, ok := props["version"].(int); ok {
+		props["version"] = int64(v)
+	}
+	return dbtype.Node{ElementId: "new:" + p["id"].(string), Labels: []string{"Record", "ModelRun", "Activity"}, Props: props}
 }
 
 // provJSON encodes one document as PROV-JSON.

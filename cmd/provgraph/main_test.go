@@ -37,7 +37,7 @@ func randomHex(n int) string {
 }
 
 // mustMain starts the real server on a free loopback port against the shared Neo4j.
-func mustMain(t *testing.T, edit func(*Config)) *Main {
+func mustMain(t testing.TB, edit func(*Config)) *Main {
 	t.Helper()
 	cfg, bad := envConfig(func(string) string { return "" })
 	cfg.Addr = "127.0.0.1:0"
@@ -62,7 +62,7 @@ func mustMain(t *testing.T, edit func(*Config)) *Main {
 }
 
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 }
@@ -73,7 +73,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var v map[string]any
 	if err := json.Unmarshal(r.Body, &v); err != nil {
@@ -83,7 +83,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 }
 
 // ErrorFields returns the paths of a structured error body.
-func (r response) ErrorFields(t *testing.T) []string {
+func (r response) ErrorFields(t testing.TB) []string {
 	t.Helper()
 	e, ok := r.JSON(t)["error"].(map[string]any)
 	if !ok {

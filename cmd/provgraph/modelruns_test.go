@@ -19,7 +19,7 @@ func runDoc(f fixture, input, name string) map[string]any {
 	}
 }
 
-func statuses(t *testing.T, r response) string {
+func statuses(t testing.TB, r response) string {
 	t.Helper()
 	var body struct {
 		Results []struct{ Status int } `json:"results"`
