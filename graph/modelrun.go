@@ -167,7 +167,7 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 			return fmt.Errorf("PROV-JSON of %s: %w", w.ID, err)
 		}
 		params = append(params, p)
-		refs = append(append(refs, w.Run.Refs()...), w.Run.WorkflowTemplateID, c.Workflow.SoftwareID)
+		refs = append(append(refs, w.Run.Linked()...), w.Run.WorkflowTemplateID, c.Workflow.SoftwareID)
 		at[w.ID] = w.at
 	}
 	if len(params) == 0 {

@@ -125,6 +125,23 @@ func (m ModelRun) Refs() []string {
 	return slices.Compact(ids)
 }
 
+// Linked lists the records the run's node links to besides its workflow template and
+// model: its modeller, organisation, study and datasets (not the dataset templates,
+// which only its relationships' roles name).
+func (m ModelRun) Linked() []string {
+	ids := []string{m.Associations.ModellerID}
+	for _, id := range []string{m.Associations.RequestingOrganisationID, m.StudyID} {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	for _, d := range slices.Concat(m.Inputs, m.Outputs) {
+		ids = append(ids, d.DatasetID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
 // TemplateIDs lists every template id of the workflow and the run.
 func (m ModelRun) TemplateIDs(w *Workflow) []string {
 	var ids []string

@@ -86,6 +86,7 @@ func (s *Server) registerBatch(w http.ResponseWriter, r *http.Request) {
 		default:
 			rec := res.Record
 			rec.Links = recordLinks("model-runs", rec.ID)
+			rec.ProvJSON = nil // a batch answer would be mostly PROV-JSON; links.prov has it
 			out[i].ID, out[i].Record = rec.ID, &rec
 		}
 	}

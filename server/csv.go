@@ -95,6 +95,7 @@ func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
 		default:
 			rec := res.Record
 			rec.Links = recordLinks("model-runs", rec.ID)
+			rec.ProvJSON = nil // as in batch answers
 			out[i].ID, out[i].Record = rec.ID, &rec
 		}
 	}
