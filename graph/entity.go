@@ -323,8 +323,10 @@ func claimIdempotencyKeys(ctx context.Context, tx neo4j.ManagedTransaction, clai
 	return out, nil
 }
 
-// checkRefs reports every reference that is missing, deleted or of the wrong kind. The
-// referenced records are locked first so that none is deleted before this commits.
+// checkRefs reports every reference that is missing, deleted or of the wrong kind. One
+// guard of each referenced record is locked first so that none is deleted before this
+// commits (a delete locks every guard), while writes naming the same organisation do not
+// wait on each other.
 func checkRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []registry.Ref) error {
 	if len(refs) == 0 {
 		return nil
@@ -335,7 +337,7 @@ func checkRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []registry
 		ids = append(ids, r.ID)
 		list = append(list, map[string]any{"pointer": r.Pointer, "id": r.ID, "kind": r.Kind})
 	}
-	if err := lockRecords(ctx, tx, ids); err != nil {
+	if err := lockGuards(ctx, tx, stripeKeys(ids)); err != nil {
 		return err
 	}
 	recs, err := collect(ctx, tx, `

@@ -419,6 +419,16 @@ func guardKeys(id string) []string {
 	return keys
 }
 
+// stripeKeys are the keys of one guard of each id, the same stripe for all.
+func stripeKeys(ids []string) []string {
+	stripe := rand.IntN(guardStripes)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = fmt.Sprintf("%s#%d", id, stripe)
+	}
+	return keys
+}
+
 // lockGuards locks (making them if need be) the guards of keys, in key order.
 func lockGuards(ctx context.Context, tx neo4j.ManagedTransaction, keys []string) error {
 	slices.Sort(keys)
