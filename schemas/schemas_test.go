@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 
 func TestEverySchemaServed(t *testing.T) {
 	s := MustLoad(t)
-	want := []string{"dataset", "dataset-template", "model", "model-run", "organisation", "person", "study", "workflow-template"}
+	want := []string{"dataset", "dataset-template", "model", "model-run", "organisation", "person", "run", "study", "workflow-template"}
 	got := s.Names()
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
