@@ -76,7 +76,10 @@ func TestExportOverHTTP(t *testing.T) {
 		t.Fatalf("export: %d %v %v", res.StatusCode, res.Header, res.TransferEncoding)
 	}
 	head := make([]byte, 64<<10)
-	n, err := io.ReadFull(res.Body, head)
+	n, err := io.ReadFull(res.Body, head) // all of it on a small database, the start of a big one
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
 	if err != nil || !bytes.HasPrefix(head[:n], []byte("@prefix")) || !bytes.Contains(head[:n], []byte(" a prov:")) {
 		t.Fatalf("export starts %.200q (%v)", head[:n], err)
 	}

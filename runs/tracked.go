@@ -1,0 +1,169 @@
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"provgraph"
+	"provgraph/registry"
+)
+
+// Run is a tracked run as the API shows it; View trims it to what a view holds.
+type Run struct {
+	ID                 string            `json:"id"`
+	State              State             `json:"state"`
+	Name               string            `json:"name,omitempty"`
+	Description        string            `json:"description,omitempty"`
+	Kind               string            `json:"kind,omitempty"`
+	Archived           bool              `json:"archived"`
+	Attempt            int               `json:"attempt,omitempty"`
+	Tags               map[string]string `json:"tags,omitempty"`
+	StudyID            string            `json:"study_id,omitempty"`
+	WorkflowTemplateID string            `json:"workflow_template_id,omitempty"`
+	Executor           string            `json:"executor,omitempty"`
+	LeaseUntil         *time.Time        `json:"lease_until,omitempty"`
+	Message            string            `json:"message,omitempty"`
+	CreatedAt          time.Time         `json:"created_at"`
+	CreatedBy          string            `json:"created_by,omitempty"`
+	UpdatedAt          time.Time         `json:"updated_at"`
+	StartedAt          *time.Time        `json:"started_at,omitempty"`
+	EndedAt            *time.Time        `json:"ended_at,omitempty"`
+	DeletedAt          *time.Time        `json:"deleted_at,omitempty"`
+	Spec               json.RawMessage   `json:"spec,omitempty"`
+	Events             []Event           `json:"events,omitempty"`
+	Outputs            []RunInput        `json:"outputs,omitempty"`
+}
+
+// View is the run as a view shows it: minimal is id and state; basic leaves out the
+// spec, events and outputs; full is everything.
+func (r Run) View(view string) Run {
+	switch view {
+	case ViewMinimal:
+		return Run{ID: r.ID, State: r.State, Archived: r.Archived, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	case ViewFull:
+		return r
+	}
+	r.Spec, r.Events, r.Outputs = nil, nil, nil
+	return r
+}
+
+// RunCreate is a validated spec ready to be stored.
+type RunCreate struct {
+	ID      string
+	Spec    RunSpec
+	Raw     json.RawMessage
+	Actor   registry.Actor
+	Time    time.Time
+	IdemKey string
+}
+
+// Change is one operation on a run. Admin lets an operator act for the executor.
+type Change struct {
+	ID      string
+	Op      Op
+	Actor   registry.Actor
+	Admin   bool
+	Reason  string
+	Time    time.Time
+	Lease   time.Duration // claim and heartbeat
+	Outputs []RunInput    // complete
+}
+
+// RunStore keeps tracked runs; every method is one transaction.
+type RunStore interface {
+	CreateRun(ctx context.Context, c RunCreate) (Run, error)
+	GetRun(ctx context.Context, id string) (Run, error)
+	// Apply makes a change with a conditional write: the run must be in a state the
+	// operation may start from, or nothing changes and the answer is a conflict.
+	Apply(ctx context.Context, c Change) (Run, error)
+	SetArchived(ctx context.Context, id string, archived bool, actor registry.Actor, at time.Time) (Run, error)
+	// Reap ends runs whose executor's lease lapsed before now: RUNNING ones in ERROR,
+	// CANCELING ones in CANCELED.
+	Reap(ctx context.Context, now time.Time) (int, error)
+}
+
+// Runs is the tracked-run service.
+type Runs struct {
+	Store   RunStore
+	Schemas registry.Validator
+	IDs     *registry.IDs
+	Now     func() time.Time
+	Lease   time.Duration // how long a claim or heartbeat holds a run; 5 min by default
+}
+
+// DefaultLease is how long an executor holds a run between heartbeats.
+const DefaultLease = 5 * time.Minute
+
+func (s *Runs) lease() time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	return DefaultLease
+}
+
+// Create validates a spec and stores a PENDING run.
+func (s *Runs) Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (Run, error) {
+	if errs := s.Schemas.Validate("run", raw); len(errs) > 0 {
+		return Run{}, provgraph.InvalidFields("the run does not match its schema", errs)
+	}
+	var spec RunSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return Run{}, provgraph.InvalidFields("the run could not be read", []provgraph.FieldError{{Path: "", Message: err.Error()}})
+	}
+	doc, err := registry.Decode(raw)
+	if err != nil {
+		return Run{}, err
+	}
+	compact, err := json.Marshal(doc)
+	if err != nil {
+		return Run{}, err
+	}
+	now := s.Now().UTC()
+	return s.Store.CreateRun(ctx, RunCreate{ID: s.IDs.New(now), Spec: spec, Raw: compact, Actor: actor, Time: now, IdemKey: idemKey})
+}
+
+// Get reads a run in a view.
+func (s *Runs) Get(ctx context.Context, id, view string) (Run, error) {
+	if !registry.ValidID(id) {
+		return Run{}, registry.ErrNotFound("run", id)
+	}
+	r, err := s.Store.GetRun(ctx, id)
+	if err != nil {
+		return Run{}, err
+	}
+	return r.View(view), nil
+}
+
+// Do applies an operation. Reasons are bounded; outputs only complete a run.
+func (s *Runs) Do(ctx context.Context, id string, op Op, actor registry.Actor, admin bool, reason string, outputs []RunInput) (Run, error) {
+	if !registry.ValidID(id) {
+		return Run{}, registry.ErrNotFound("run", id)
+	}
+	if len(reason) > 4096 {
+		return Run{}, provgraph.InvalidFields("reason is too long", []provgraph.FieldError{{Path: "/reason", Message: "at most 4096 bytes"}})
+	}
+	if len(outputs) > 0 && op != OpComplete {
+		return Run{}, provgraph.InvalidFields("only complete takes outputs", []provgraph.FieldError{{Path: "/outputs", Message: fmt.Sprintf("%s takes no outputs", op)}})
+	}
+	for i, o := range outputs {
+		if !registry.ValidID(o.ID) {
+			return Run{}, provgraph.InvalidFields("bad output", []provgraph.FieldError{{Path: fmt.Sprintf("/outputs/%d/id", i), Message: "not a record id"}})
+		}
+	}
+	return s.Store.Apply(ctx, Change{ID: id, Op: op, Actor: actor, Admin: admin, Reason: reason, Time: s.Now().UTC(), Lease: s.lease(), Outputs: outputs})
+}
+
+// Archive sets or clears the archived flag (orthogonal to state).
+func (s *Runs) Archive(ctx context.Context, id string, archived bool, actor registry.Actor) (Run, error) {
+	if !registry.ValidID(id) {
+		return Run{}, registry.ErrNotFound("run", id)
+	}
+	return s.Store.SetArchived(ctx, id, archived, actor, s.Now().UTC())
+}
+
+// Reap ends the runs whose lease lapsed; the server calls it periodically.
+func (s *Runs) Reap(ctx context.Context) (int, error) {
+	return s.Store.Reap(ctx, s.Now().UTC())
+}
