@@ -209,43 +209,53 @@ func (s *Entities) List(ctx context.Context, q registry.ListQuery) (registry.Pag
 func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor registry.Actor, reason string, at time.Time) error {
 	activity := s.IDs.New(at)
 	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		// Lock first (the record and every guard of it, which model-run registrations
-		// lock one of) so a concurrent write that references the record is either seen
-		// below or waits for this invalidation.
-		if err := lockRecords(ctx, tx, []string{id}); err != nil {
-			return nil, err
-		}
-		if err := lockGuards(ctx, tx, guardKeys(id)); err != nil {
-			return nil, err
-		}
-		if _, err := getRecord(ctx, tx, k, id, 0); err != nil {
-			return nil, err
-		}
-		deps, err := dependents(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if len(deps) > 0 {
-			names := make([]string, 0, len(deps))
-			for _, d := range deps {
-				names = append(names, fmt.Sprintf("%s %s (%s)", d.Kind, d.ID, d.Relation))
-			}
-			return nil, provgraph.Errorf(provgraph.Conflict, "%s %s cannot be deleted while these depend on it: %s", k.Name, id, strings.Join(names, "; "))
-		}
-		user, err := mergeUser(ctx, tx, actor)
-		if err != nil {
-			return nil, err
-		}
-		_, err = run(ctx, tx, `
-			MATCH (r:Record {id:$id}), (u:User {subject:$subject})
-			SET r.deleted_at = $now, r.deleted_by = $subject, r.delete_reason = $reason
-			CREATE (a:Activity:Deletion {id:$activity, startedAtTime:$now, endedAtTime:$now, reason:$reason})
-			CREATE (r)-[:WAS_INVALIDATED_BY {time:$now}]->(a)
-			CREATE (a)-[:WAS_ASSOCIATED_WITH {role:'deleter'}]->(u)
-			RETURN count(*) AS n`,
-			map[string]any{"id": id, "subject": user, "now": at, "reason": reason, "activity": activity})
-		return nil, err
+		return nil, invalidate(ctx, tx, k.Name, id, actor, reason, at, activity, func() error {
+			_, err := getRecord(ctx, tx, k, id, 0)
+			return err
+		})
 	})
+	return err
+}
+
+// invalidate marks a record deleted, WAS_INVALIDATED_BY a :Deletion activity, unless a
+// current record depends on it. check runs after the locks are taken and before the
+// dependents are read: it may refuse too.
+func invalidate(ctx context.Context, tx neo4j.ManagedTransaction, kind, id string, actor registry.Actor, reason string, at time.Time, activity string, check func() error) error {
+	// Lock first (the record and every guard of it, which writes naming it lock one of)
+	// so a concurrent write that references the record is either seen below or waits for
+	// this invalidation.
+	if err := lockRecords(ctx, tx, []string{id}); err != nil {
+		return err
+	}
+	if err := lockGuards(ctx, tx, guardKeys(id)); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	deps, err := dependents(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if len(deps) > 0 {
+		names := make([]string, 0, len(deps))
+		for _, d := range deps {
+			names = append(names, fmt.Sprintf("%s %s (%s)", d.Kind, d.ID, d.Relation))
+		}
+		return provgraph.Errorf(provgraph.Conflict, "%s %s cannot be deleted while these depend on it: %s", kind, id, strings.Join(names, "; "))
+	}
+	user, err := mergeUser(ctx, tx, actor)
+	if err != nil {
+		return err
+	}
+	_, err = run(ctx, tx, `
+		MATCH (r:Record {id:$id}), (u:User {subject:$subject})
+		SET r.deleted_at = $now, r.deleted_by = $subject, r.delete_reason = $reason
+		CREATE (a:Activity:Deletion {id:$activity, startedAtTime:$now, endedAtTime:$now, reason:$reason})
+		CREATE (r)-[:WAS_INVALIDATED_BY {time:$now}]->(a)
+		CREATE (a)-[:WAS_ASSOCIATED_WITH {role:'deleter'}]->(u)
+		RETURN count(*) AS n`,
+		map[string]any{"id": id, "subject": user, "now": at, "reason": reason, "activity": activity})
 	return err
 }
 
@@ -253,7 +263,11 @@ func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor
 func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]registry.Dependent, error) {
 	// What an activity generated does not stop its deletion; what used those outputs does.
 	recs, err := collect(ctx, tx, `
-		MATCH (v {id:$id}) WHERE v:Record OR v:Revision
+		CALL () {
+			MATCH (v:Record {id:$id}) RETURN v
+			UNION
+			MATCH (v:Revision {id:$id}) RETURN v
+		}
 		CALL (v) {
 			MATCH (d:Record)-[rel]->(v)
 			WHERE NOT type(rel) IN ['WAS_REVISION_OF', 'WAS_GENERATED_BY']
