@@ -24,6 +24,11 @@ func constraints() []string {
 		"CREATE CONSTRAINT guard_key IF NOT EXISTS FOR (g:Guard) REQUIRE g.key IS UNIQUE",
 		// A modeller acts for an organisation once per run: PROV documents find those
 		// edges by run, never by walking every edge of a busy modeller.
+		// Tracked runs: lists filter and sort on these; the reaper scans lapsed leases.
+		"CREATE INDEX Run_state IF NOT EXISTS FOR (n:Run) ON (n.state)",
+		"CREATE INDEX Run_created_at IF NOT EXISTS FOR (n:Run) ON (n.created_at)",
+		"CREATE INDEX Run_name IF NOT EXISTS FOR (n:Run) ON (n.name)",
+		"CREATE INDEX Run_lease_until IF NOT EXISTS FOR (n:Run) ON (n.lease_until)",
 		"CREATE INDEX acted_on_behalf_of_activity IF NOT EXISTS FOR ()-[r:ACTED_ON_BEHALF_OF]-() ON (r.activity)",
 		"CREATE INDEX was_attributed_to_activity IF NOT EXISTS FOR ()-[r:WAS_ATTRIBUTED_TO]-() ON (r.activity)",
 	}

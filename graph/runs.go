@@ -1,0 +1,484 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
+
+	"provgraph"
+	"provgraph/registry"
+	"provgraph/runs"
+)
+
+// Runs keeps tracked runs: every operation is one transaction whose write is conditional
+// on the state the lifecycle table allows it from.
+type Runs struct {
+	DB  *DB
+	IDs *registry.IDs
+}
+
+var _ runs.RunStore = (*Runs)(nil)
+
+// reaper is the agent the lease reaper acts as.
+var reaper = registry.Actor{Subject: "system:reaper", Name: "lease reaper"}
+
+// CreateRun stores a PENDING run linked to what it names, with its first event.
+func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error) {
+	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		if c.IdemKey != "" {
+			firsts, err := claimIdempotencyKeys(ctx, tx, []idemClaim{{subject: c.Actor.Subject, kind: "run", key: c.IdemKey, id: c.ID, body: string(c.Raw), now: c.Time}})
+			if err != nil {
+				return nil, err
+			}
+			if f := firsts[0]; f.err != nil || f.id != "" {
+				if f.err != nil {
+					return nil, f.err
+				}
+				return readRun(ctx, tx, f.id)
+			}
+		}
+		if err := checkRunRefs(ctx, tx, c.Spec.Refs()); err != nil {
+			return nil, err
+		}
+		sp := c.Spec
+		kind := sp.Kind
+		if kind == "" {
+			kind = "task"
+		}
+		props := map[string]any{
+			"id": c.ID, "kind": "Run", "version": 1, "name": sp.Name, "description": sp.Description, "run_kind": kind,
+			"document": string(c.Raw), "state": string(runs.Pending), "archived": false, "attempt": 1, "events": 1,
+			"created_at": c.Time, "created_by": c.Actor.Subject, "updated_at": c.Time, "updated_by": c.Actor.Subject,
+			"tags": tagList(sp.Tags),
+		}
+		var wf, model string
+		if sp.Ref != nil {
+			wf, model = sp.Ref.WorkflowTemplateID, sp.Ref.ModelID
+		}
+		if wf != "" {
+			props["workflow_template_id"] = wf
+		}
+		if sp.StudyID != "" {
+			props["study_id"] = sp.StudyID
+		}
+		inputs := make([]map[string]any, 0, len(sp.Inputs))
+		for i, in := range sp.Inputs {
+			inputs = append(inputs, map[string]any{"id": in.ID, "role": in.Role, "field": fmt.Sprintf("/inputs/%d/id", i)})
+		}
+		_, err := run(ctx, tx, `
+			MERGE (u:User:Agent {subject:$subject})
+			ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
+			CREATE (r:Record:Run:Activity) SET r = $props
+			CREATE (r)-[:WAS_ATTRIBUTED_TO {role:'creator', time:$now}]->(u)
+			CREATE (e:RunEvent:Entity {id:$id + '/events/1', run_id:$id, seq:1, op:'create', to:'PENDING', at:$now,
+				actor:$subject, attempt:1, name:'create'})
+			CREATE (e)-[:WAS_ATTRIBUTED_TO {role:'actor', time:$now}]->(u)
+			CREATE (r)-[:WAS_INFLUENCED_BY {role:'create'}]->(e)
+			WITH r
+			CALL (r) {
+				UNWIND $inputs AS i
+				MATCH (d:Record {id:i.id})
+				CREATE (r)-[:USED {role:coalesce(i.role, 'input'), field:i.field}]->(d)
+			}
+			CALL (r) {
+				MATCH (w:Record {id:$wf})
+				CREATE (r)-[:WAS_INFLUENCED_BY {role:'plan', field:'/ref/workflow_template_id'}]->(w)
+			}
+			CALL (r) {
+				MATCH (m:Record {id:$model})
+				CREATE (r)-[:USED {role:'model', field:'/ref/model_id'}]->(m)
+			}
+			CALL (r) {
+				MATCH (st:Record {id:$study})
+				CREATE (r)-[:WAS_INFORMED_BY {role:'study', field:'/study_id'}]->(st)
+			}
+			RETURN r.id AS id`,
+			map[string]any{"subject": c.Actor.Subject, "user": "agents/" + c.Actor.Subject, "name": c.Actor.Name, "props": props,
+				"now": c.Time, "id": c.ID, "inputs": inputs, "wf": wf, "model": model, "study": sp.StudyID})
+		if err != nil {
+			return nil, err
+		}
+		return readRun(ctx, tx, c.ID)
+	})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	return v.(runs.Run), nil
+}
+
+// checkRunRefs reports every named record that is missing, deleted or of a wrong kind,
+// after locking one guard of each so that none is deleted before this commits.
+func checkRunRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []runs.Ref) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(refs))
+	for _, r := range refs {
+		ids = append(ids, r.ID)
+	}
+	if err := lockGuards(ctx, tx, stripeKeys(ids)); err != nil {
+		return err
+	}
+	recs, err := collect(ctx, tx, `
+		UNWIND $ids AS id
+		MATCH (n:Record {id:id}) WHERE n.deleted_at IS NULL
+		RETURN id, n.kind AS kind`, map[string]any{"ids": ids})
+	if err != nil {
+		return err
+	}
+	kinds := map[string]string{}
+	for _, r := range recs {
+		kinds[str(r, "id")] = str(r, "kind")
+	}
+	var errs []provgraph.FieldError
+	for _, r := range refs {
+		switch k, ok := kinds[r.ID]; {
+		case !ok:
+			errs = append(errs, provgraph.FieldError{Path: r.Pointer, Message: fmt.Sprintf("no record with id %q", r.ID)})
+		case !slices.Contains(r.Kinds, k):
+			errs = append(errs, provgraph.FieldError{Path: r.Pointer, Message: fmt.Sprintf("%s is a %s, not a %s", r.ID, k, strings.Join(r.Kinds, " or "))})
+		}
+	}
+	if len(errs) > 0 {
+		return provgraph.InvalidFields("the run names records that cannot be used", errs)
+	}
+	return nil
+}
+
+func tagList(tags map[string]string) []string {
+	out := make([]string, 0, len(tags))
+	for k, v := range tags {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// GetRun reads a run with its events and outputs.
+func (s *Runs) GetRun(ctx context.Context, id string) (runs.Run, error) {
+	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return readRun(ctx, tx, id)
+	})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	r := v.(runs.Run)
+	if r.DeletedAt != nil {
+		return runs.Run{}, provgraph.Errorf(provgraph.NotFound, "run %q was deleted at %s; its history remains", id, r.DeletedAt.Format(time.RFC3339))
+	}
+	return r, nil
+}
+
+func readRun(ctx context.Context, tx neo4j.ManagedTransaction, id string) (runs.Run, error) {
+	recs, err := collect(ctx, tx, `
+		MATCH (r:Record:Run {id:$id})
+		CALL (r) {
+			OPTIONAL MATCH (r)-[]->(e:RunEvent)
+			RETURN collect(e {.*}) AS events
+		}
+		CALL (r) {
+			OPTIONAL MATCH (o)-[g:WAS_GENERATED_BY]->(r)
+			RETURN collect({id:o.id, role:g.role}) AS outputs
+		}
+		RETURN r, events, outputs`, map[string]any{"id": id})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	if len(recs) == 0 {
+		return runs.Run{}, registry.ErrNotFound("run", id)
+	}
+	return toRun(recs[0]), nil
+}
+
+func toRun(rec *neo4j.Record) runs.Run {
+	n := rec.Values[0].(dbtype.Node)
+	p := n.Props
+	r := runs.Run{
+		ID: strProp(p, "id"), State: runs.State(strProp(p, "state")), Name: strProp(p, "name"),
+		Description: strProp(p, "description"), Kind: strProp(p, "run_kind"), StudyID: strProp(p, "study_id"),
+		WorkflowTemplateID: strProp(p, "workflow_template_id"), Executor: strProp(p, "executor"),
+		Message: strProp(p, "message"), CreatedBy: strProp(p, "created_by"), Spec: json.RawMessage(strProp(p, "document")),
+	}
+	r.Archived, _ = p["archived"].(bool)
+	if a, ok := p["attempt"].(int64); ok {
+		r.Attempt = int(a)
+	}
+	if tags, ok := p["tags"].([]any); ok && len(tags) > 0 {
+		r.Tags = map[string]string{}
+		for _, t := range tags {
+			k, v, _ := strings.Cut(t.(string), "=")
+			r.Tags[k] = v
+		}
+	}
+	r.CreatedAt, _ = p["created_at"].(time.Time)
+	r.UpdatedAt, _ = p["updated_at"].(time.Time)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	r.LeaseUntil, r.StartedAt, r.EndedAt, r.DeletedAt = timeProp(p, "lease_until"), timeProp(p, "startedAtTime"), timeProp(p, "endedAtTime"), timeProp(p, "deleted_at")
+	if len(rec.Values) > 1 {
+		for _, x := range rec.Values[1].([]any) {
+			e := x.(map[string]any)
+			ev := runs.Event{Op: runs.Op(strProp(e, "op")), From: runs.State(strProp(e, "from")), To: runs.State(strProp(e, "to")),
+				Actor: strProp(e, "actor"), Reason: strProp(e, "reason")}
+			if v, ok := e["seq"].(int64); ok {
+				ev.Seq = int(v)
+			}
+			if v, ok := e["attempt"].(int64); ok {
+				ev.Attempt = int(v)
+			}
+			if t := timeProp(e, "at"); t != nil {
+				ev.At = *t
+			}
+			r.Events = append(r.Events, ev)
+		}
+		slices.SortFunc(r.Events, func(a, b runs.Event) int { return a.Seq - b.Seq })
+		for _, x := range rec.Values[2].([]any) {
+			o := x.(map[string]any)
+			if id := strProp(o, "id"); id != "" {
+				r.Outputs = append(r.Outputs, runs.RunInput{ID: id, Role: strProp(o, "role")})
+			}
+		}
+	}
+	return r
+}
+
+// executorOps may be done only by the executor that claimed the run (or an admin).
+var executorOps = []runs.Op{runs.OpHeartbeat, runs.OpComplete, runs.OpFail, runs.OpCanceled}
+
+// Apply makes one lifecycle change. The run is locked, its state read and checked against
+// the lifecycle table, and the write is again conditional on that state.
+func (s *Runs) Apply(ctx context.Context, c runs.Change) (runs.Run, error) {
+	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return apply(ctx, tx, c)
+	})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	return v.(runs.Run), nil
+}
+
+func apply(ctx context.Context, tx neo4j.ManagedTransaction, c runs.Change) (runs.Run, error) {
+	cur, err := run(ctx, tx, `
+		OPTIONAL MATCH (r:Record:Run {id:$id})
+		CALL (r) { WITH r WHERE r IS NOT NULL SET r.locked_ = true REMOVE r.locked_ }
+		RETURN r IS NOT NULL AS found, r.state AS state, r.executor AS executor, r.deleted_at IS NOT NULL AS deleted`,
+		map[string]any{"id": c.ID})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	if found, _ := cur.Get("found"); found != true {
+		return runs.Run{}, registry.ErrNotFound("run", c.ID)
+	}
+	if deleted, _ := cur.Get("deleted"); deleted == true {
+		return runs.Run{}, provgraph.Errorf(provgraph.NotFound, "run %q was deleted", c.ID)
+	}
+	from := runs.State(str(cur, "state"))
+	to, err := runs.Next(c.Op, from)
+	if err != nil {
+		return runs.Run{}, err
+	}
+	executor := str(cur, "executor")
+	if slices.Contains(executorOps, c.Op) || (c.Op == runs.OpError && executor != "") {
+		if executor != c.Actor.Subject && !c.Admin {
+			return runs.Run{}, provgraph.Errorf(provgraph.Forbidden, "only the executor that claimed run %s (%s) may %s it", c.ID, executor, c.Op)
+		}
+	}
+	if c.Op == runs.OpHeartbeat {
+		_, err := run(ctx, tx, `
+			MATCH (r:Record:Run {id:$id}) WHERE r.state = $from
+			SET r.lease_until = $until, r.heartbeat_at = $now
+			RETURN count(r) AS n`, map[string]any{"id": c.ID, "from": string(from), "until": c.Time.Add(c.Lease), "now": c.Time})
+		if err != nil {
+			return runs.Run{}, err
+		}
+		return readRun(ctx, tx, c.ID)
+	}
+	// How the event enters the run's PROV: what starts it, what ends it, what else
+	// influenced it.
+	link := "WAS_INFLUENCED_BY"
+	switch {
+	case c.Op == runs.OpClaim:
+		link = "WAS_STARTED_BY"
+	case to.Terminal():
+		link = "WAS_ENDED_BY"
+	}
+	outputs := make([]map[string]any, 0, len(c.Outputs))
+	for i, o := range c.Outputs {
+		outputs = append(outputs, map[string]any{"id": o.ID, "role": o.Role, "field": fmt.Sprintf("/outputs/%d/id", i)})
+	}
+	if len(outputs) > 0 {
+		refs := make([]runs.Ref, 0, len(c.Outputs))
+		for i, o := range c.Outputs {
+			refs = append(refs, runs.Ref{Pointer: fmt.Sprintf("/outputs/%d/id", i), ID: o.ID, Kinds: []string{"Dataset", "Artifact"}})
+		}
+		if err := checkRunRefs(ctx, tx, refs); err != nil {
+			return runs.Run{}, err
+		}
+	}
+	rec, err := run(ctx, tx, fmt.Sprintf(`
+		MERGE (u:User:Agent {subject:$subject})
+		ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
+		WITH u
+		MATCH (r:Record:Run {id:$id}) WHERE r.state = $from
+		WITH u, r, r.events + 1 AS seq, r.attempt AS attempt
+		SET r.state = $to, r.events = seq, r.updated_at = $now, r.updated_by = $subject
+		CREATE (e:RunEvent:Entity {id:$id + '/events/' + seq, run_id:$id, seq:seq, op:$op, from:$from, to:$to, at:$now,
+			actor:$subject, reason:$reason, attempt:attempt, name:$op})
+		CREATE (e)-[:WAS_ATTRIBUTED_TO {role:'actor', time:$now}]->(u)
+		CREATE (r)-[:%s {role:$op, time:$now}]->(e)
+		WITH u, r, attempt
+		CALL (u, r) {
+			WITH u, r WHERE $op = 'claim'
+			SET r.executor = $subject, r.lease_until = $until, r.startedAtTime = $now
+			CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'executor', time:$now}]->(u)
+		}
+		CALL (r) {
+			WITH r WHERE $terminal
+			SET r.endedAtTime = $now, r.lease_until = null, r.message = $reason
+		}
+		CALL (r) {
+			UNWIND $outputs AS o
+			MATCH (d:Record {id:o.id})
+			CREATE (d)-[:WAS_GENERATED_BY {role:coalesce(o.role, 'output'), field:o.field, time:$now}]->(r)
+		}
+		CALL (r, attempt) {
+			// A retry keeps the ended attempt as an activity of its own, with its start,
+			// end and executor, which the new attempt WAS_INFORMED_BY.
+			WITH r, attempt WHERE $op = 'retry'
+			CREATE (a:RunAttempt:Activity {id:r.id + '/attempts/' + attempt, run_id:r.id, attempt:attempt, name:r.name + ' (attempt ' + attempt + ')',
+				startedAtTime:r.startedAtTime, endedAtTime:r.endedAtTime, state:$from, executor:r.executor, message:r.message})
+			CREATE (r)-[:WAS_INFORMED_BY {role:'previous_attempt'}]->(a)
+			WITH r, a
+			CALL (r, a) {
+				MATCH (r)-[old:WAS_STARTED_BY|WAS_ENDED_BY]->(e:RunEvent)
+				CALL (a, old, e) {
+					WITH a, old, e WHERE type(old) = 'WAS_STARTED_BY'
+					CREATE (a)-[:WAS_STARTED_BY {role:old.role, time:old.time}]->(e)
+				}
+				CALL (a, old, e) {
+					WITH a, old, e WHERE type(old) = 'WAS_ENDED_BY'
+					CREATE (a)-[:WAS_ENDED_BY {role:old.role, time:old.time}]->(e)
+				}
+				DELETE old
+			}
+			CALL (r, a) {
+				MATCH (r)-[old:WAS_ASSOCIATED_WITH {role:'executor'}]->(x)
+				CREATE (a)-[:WAS_ASSOCIATED_WITH {role:'executor', time:old.time}]->(x)
+				DELETE old
+			}
+			SET r.attempt = attempt + 1, r.executor = null, r.lease_until = null, r.startedAtTime = null,
+				r.endedAtTime = null, r.message = null
+		}
+		RETURN count(r) AS n`, relType(link)),
+		map[string]any{"subject": c.Actor.Subject, "user": "agents/" + c.Actor.Subject, "name": c.Actor.Name,
+			"id": c.ID, "from": string(from), "to": string(to), "op": string(c.Op), "now": c.Time, "reason": c.Reason,
+			"until": c.Time.Add(c.Lease), "terminal": to.Terminal(), "outputs": outputs})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	if n, _ := rec.Get("n"); n != int64(1) {
+		return runs.Run{}, runs.ConflictFor(c.Op, from)
+	}
+	return readRun(ctx, tx, c.ID)
+}
+
+// SetArchived sets the archived flag and records the event.
+func (s *Runs) SetArchived(ctx context.Context, id string, archived bool, actor registry.Actor, at time.Time) (runs.Run, error) {
+	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		op := "archive"
+		if !archived {
+			op = "unarchive"
+		}
+		rec, err := run(ctx, tx, `
+			MERGE (u:User:Agent {subject:$subject})
+			ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
+			WITH u
+			OPTIONAL MATCH (r:Record:Run {id:$id}) WHERE r.deleted_at IS NULL
+			CALL (u, r) {
+				WITH u, r WHERE r IS NOT NULL AND r.archived <> $archived
+				SET r.archived = $archived, r.events = r.events + 1, r.updated_at = $now
+				CREATE (e:RunEvent:Entity {id:$id + '/events/' + r.events, run_id:$id, seq:r.events, op:$op, from:r.state, to:r.state,
+					at:$now, actor:$subject, attempt:r.attempt, name:$op})
+				CREATE (e)-[:WAS_ATTRIBUTED_TO {role:'actor', time:$now}]->(u)
+				CREATE (r)-[:WAS_INFLUENCED_BY {role:$op, time:$now}]->(e)
+			}
+			RETURN r IS NOT NULL AS found`,
+			map[string]any{"subject": actor.Subject, "user": "agents/" + actor.Subject, "name": actor.Name, "id": id, "archived": archived, "now": at, "op": op})
+		if err != nil {
+			return nil, err
+		}
+		if found, _ := rec.Get("found"); found != true {
+			return nil, registry.ErrNotFound("run", id)
+		}
+		return readRun(ctx, tx, id)
+	})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	return v.(runs.Run), nil
+}
+
+// Reap ends runs whose lease lapsed, each in its own conditional transaction, so a
+// heartbeat that arrives first wins.
+func (s *Runs) Reap(ctx context.Context, now time.Time) (int, error) {
+	now = now.UTC()
+	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return collect(ctx, tx, `
+			MATCH (r:Run:Record) WHERE r.state IN ['RUNNING', 'CANCELING'] AND r.lease_until < $now
+			RETURN r.id AS id, r.state AS state LIMIT 1000`, map[string]any{"now": now})
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range v.([]*neo4j.Record) {
+		op := runs.OpError
+		if str(r, "state") == string(runs.Canceling) {
+			op = runs.OpCanceled
+		}
+		_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			still, err := run(ctx, tx, `
+				MATCH (r:Record:Run {id:$id}) SET r.locked_ = true REMOVE r.locked_
+				RETURN r.lease_until < $now AS lapsed`, map[string]any{"id": str(r, "id"), "now": now})
+			if err != nil {
+				return nil, err
+			}
+			if lapsed, _ := still.Get("lapsed"); lapsed != true {
+				return nil, nil // a heartbeat came first
+			}
+			return apply(ctx, tx, runs.Change{ID: str(r, "id"), Op: op, Actor: reaper, Admin: true, Reason: "the executor's lease lapsed", Time: now})
+		})
+		if err == nil {
+			n++
+		} else if provgraph.ErrorCode(err) != provgraph.Conflict {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// DeleteRun invalidates a run in a terminal state, unless its outputs are used.
+func (s *Runs) DeleteRun(ctx context.Context, id string, actor registry.Actor, reason string, at time.Time) error {
+	at = at.UTC()
+	activity := s.IDs.New(at)
+	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return nil, invalidate(ctx, tx, "run", id, actor, reason, at, activity, func() error {
+			r, err := readRun(ctx, tx, id)
+			switch {
+			case err != nil:
+				return err
+			case r.DeletedAt != nil:
+				return provgraph.Errorf(provgraph.NotFound, "run %q was already deleted", id)
+			case !r.State.Terminal():
+				return provgraph.Errorf(provgraph.Conflict, "run %s is %s; only a run in a terminal state (SUCCEEDED, FAILED, ERROR, CANCELED) can be deleted", id, r.State)
+			}
+			return nil
+		})
+	})
+	return err
+}

@@ -1,0 +1,202 @@
+package graph
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"provgraph"
+	"provgraph/prov/provtest"
+	"provgraph/registry"
+	"provgraph/runs"
+)
+
+var executor = registry.Actor{Subject: "test:executor", Name: "an executor"}
+
+func runService(t *testing.T) (*runs.Runs, *Runs, *registry.Service) {
+	svc, _ := mustService(t)
+	store := &Runs{DB: MustDB(t), IDs: svc.IDs}
+	return &runs.Runs{Store: store, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now, Lease: time.Minute}, store, svc
+}
+
+func mustRun(t *testing.T, rs *runs.Runs, doc string) runs.Run {
+	t.Helper()
+	r, err := rs.Create(t.Context(), []byte(doc), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustDo(t *testing.T, rs *runs.Runs, id string, op runs.Op, who registry.Actor, outputs ...runs.RunInput) runs.Run {
+	t.Helper()
+	r, err := rs.Do(t.Context(), id, op, who, false, "", outputs)
+	if err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+	return r
+}
+
+func TestRunLifecycle(t *testing.T) {
+	rs, _, svc := runService(t)
+	org := mustCreate(t, svc, "organisations", orgDoc("org"))
+	in := mustCreate(t, svc, "datasets", datasetDoc("in", org.ID))
+	out := mustCreate(t, svc, "datasets", datasetDoc("out", org.ID))
+	study := mustCreate(t, svc, "studies", `{"title":"s","description":"d"}`)
+	r := mustRun(t, rs, fmt.Sprintf(`{"name":"train","kind":"task","inputs":[{"id":%q,"role":"data"}],"tags":{"team":"reef"},"study_id":%q,
+		"executor":{"image":"python:3.12","command":["python","train.py"]}}`, in.ID, study.ID))
+	if r.State != runs.Pending || r.Attempt != 1 || r.Tags["team"] != "reef" {
+		t.Fatalf("created %+v", r)
+	}
+	// Bad references: every one named, nothing written.
+	if _, err := rs.Create(t.Context(), []byte(fmt.Sprintf(`{"name":"x","inputs":[{"id":%q}],"study_id":%q}`, study.ID, in.ID)), actor, ""); code(err) != provgraph.Invalid || len(fields(err)) != 2 {
+		t.Fatalf("bad refs: %v %v", err, fields(err))
+	}
+	if _, err := rs.Do(t.Context(), r.ID, runs.OpComplete, executor, false, "", nil); code(err) != provgraph.Conflict {
+		t.Fatalf("complete a pending run: %v", err)
+	}
+	r = mustDo(t, rs, r.ID, runs.OpClaim, executor)
+	if r.State != runs.Running || r.Executor != executor.Subject || r.LeaseUntil == nil || r.StartedAt == nil {
+		t.Fatalf("claimed %+v", r)
+	}
+	if _, err := rs.Do(t.Context(), r.ID, runs.OpHeartbeat, actor, false, "", nil); code(err) != provgraph.Forbidden {
+		t.Fatalf("heartbeat by another: %v", err)
+	}
+	lease := *r.LeaseUntil
+	time.Sleep(5 * time.Millisecond)
+	if r = mustDo(t, rs, r.ID, runs.OpHeartbeat, executor); !r.LeaseUntil.After(lease) {
+		t.Fatalf("heartbeat did not extend the lease: %v → %v", lease, r.LeaseUntil)
+	}
+	r = mustDo(t, rs, r.ID, runs.OpComplete, executor, runs.RunInput{ID: out.ID, Role: "model"})
+	if r.State != runs.Succeeded || r.EndedAt == nil || len(r.Outputs) != 1 || r.Outputs[0].ID != out.ID {
+		t.Fatalf("completed %+v", r)
+	}
+	if got := fmt.Sprint(eventOps(r)); got != "[create claim complete]" {
+		t.Fatalf("events %s", got)
+	}
+	if r, err := rs.Archive(t.Context(), r.ID, true, actor); err != nil || !r.Archived || r.State != runs.Succeeded {
+		t.Fatalf("archive: %+v %v", r, err)
+	}
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provtest.JudgeDocument(t, testBase, doc)
+}
+
+func eventOps(r runs.Run) []runs.Op {
+	var ops []runs.Op
+	for _, e := range r.Events {
+		ops = append(ops, e.Op)
+	}
+	return ops
+}
+
+// Fifty conflicting transitions at once on one running run: one wins, the rest are
+// conflicts, and the final state and the events agree.
+func TestRunConflictingTransitions(t *testing.T) {
+	rs, _, _ := runService(t)
+	r := mustRun(t, rs, `{"name":"race"}`)
+	mustDo(t, rs, r.ID, runs.OpClaim, executor)
+	ops := []runs.Op{runs.OpComplete, runs.OpCancel, runs.OpFail}
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			_, err := rs.Do(t.Context(), r.ID, ops[i%3], executor, false, "race", nil)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case code(err) == provgraph.Conflict:
+				conflicts.Add(1)
+			default:
+				t.Errorf("transition %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 49 {
+		t.Fatalf("%d won, %d conflicted", wins.Load(), conflicts.Load())
+	}
+	final, err := rs.Get(t.Context(), r.ID, runs.ViewFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := final.Events[len(final.Events)-1]
+	if len(final.Events) != 3 || last.To != final.State {
+		t.Fatalf("state %s, events %+v", final.State, final.Events)
+	}
+}
+
+// A thousand heartbeats at once on ten runs: none lost, none failing.
+func TestRunHeartbeatsConcurrently(t *testing.T) {
+	rs, _, _ := runService(t)
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = mustRun(t, rs, `{"name":"beat"}`).ID
+		mustDo(t, rs, ids[i], runs.OpClaim, executor)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	sem := make(chan struct{}, 64)
+	for i := range 1000 {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if _, err := rs.Do(t.Context(), ids[i%10], runs.OpHeartbeat, executor, false, "", nil); err != nil {
+				failed.Add(1)
+				t.Errorf("heartbeat %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d heartbeats failed", failed.Load())
+	}
+}
+
+func TestRunRetryAndReaper(t *testing.T) {
+	rs, store, _ := runService(t)
+	r := mustRun(t, rs, `{"name":"flaky"}`)
+	mustDo(t, rs, r.ID, runs.OpClaim, executor)
+	// The executor goes silent: past its lease the reaper ends the run in ERROR.
+	n, err := store.Reap(t.Context(), time.Now().Add(2*time.Minute))
+	if err != nil || n < 1 {
+		t.Fatalf("reap: %d %v", n, err)
+	}
+	got, _ := rs.Get(t.Context(), r.ID, runs.ViewFull)
+	if got.State != runs.Errored || got.Events[len(got.Events)-1].Actor != reaper.Subject {
+		t.Fatalf("after reaping: %+v", got)
+	}
+	// Retry: the same run, a new attempt informed by the previous one.
+	r = mustDo(t, rs, r.ID, runs.OpRetry, actor)
+	if r.State != runs.Pending || r.Attempt != 2 || r.Executor != "" {
+		t.Fatalf("retried %+v", r)
+	}
+	mustDo(t, rs, r.ID, runs.OpClaim, executor)
+	r = mustDo(t, rs, r.ID, runs.OpCancel, actor)
+	if r.State != runs.Canceling {
+		t.Fatalf("cancel of a running run: %s", r.State)
+	}
+	if r = mustDo(t, rs, r.ID, runs.OpCanceled, executor); r.State != runs.Canceled {
+		t.Fatalf("acknowledged: %s", r.State)
+	}
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provtest.JudgeDocument(t, testBase, doc)
+	// Delete: only terminal runs; then gone from reads, history kept.
+	live := mustRun(t, rs, `{"name":"live"}`)
+	if err := store.DeleteRun(t.Context(), live.ID, actor, "x", time.Now()); code(err) != provgraph.Conflict {
+		t.Fatalf("delete a pending run: %v", err)
+	}
+	if err := store.DeleteRun(t.Context(), r.ID, actor, "x", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.Get(t.Context(), r.ID, runs.ViewBasic); code(err) != provgraph.NotFound {
+		t.Fatalf("deleted run: %v", err)
+	}
+}
