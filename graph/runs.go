@@ -482,3 +482,104 @@ func (s *Runs) DeleteRun(ctx context.Context, id string, actor registry.Actor, r
 	})
 	return err
 }
+
+// ListRuns reads one page of current runs, keyset-paged on (sort field, id), and says
+// whether more follow.
+func (s *Runs) ListRuns(ctx context.Context, q runs.RunQuery) ([]runs.Run, bool, error) {
+	field := map[string]string{"created_at": "created_at", "name": "name", "state": "state"}[q.Sort]
+	if field == "" {
+		return nil, false, provgraph.Errorf(provgraph.Invalid, "cannot sort by %q", q.Sort)
+	}
+	dir, cmp := "ASC", ">"
+	if q.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	where := []string{"r.deleted_at IS NULL"}
+	params := map[string]any{"limit": q.PageSize + 1}
+	add := func(cond, name string, v any) {
+		where = append(where, cond)
+		params[name] = v
+	}
+	if len(q.States) > 0 {
+		states := make([]string, len(q.States))
+		for i, st := range q.States {
+			states[i] = string(st)
+		}
+		add("r.state IN $states", "states", states)
+	}
+	if q.NamePrefix != "" {
+		add("r.name STARTS WITH $prefix", "prefix", q.NamePrefix)
+	}
+	if q.NameContains != "" {
+		add("toLower(r.name) CONTAINS toLower($contains)", "contains", q.NameContains)
+	}
+	if len(q.Tags) > 0 {
+		add("all(t IN $tags WHERE t IN r.tags)", "tags", q.Tags)
+	}
+	if q.StudyID != "" {
+		add("r.study_id = $study", "study", q.StudyID)
+	}
+	if q.WorkflowTemplateID != "" {
+		add("r.workflow_template_id = $wf", "wf", q.WorkflowTemplateID)
+	}
+	if q.CreatedAfter != nil {
+		add("r.created_at >= $after", "after", *q.CreatedAfter)
+	}
+	if q.CreatedBefore != nil {
+		add("r.created_at < $before", "before", *q.CreatedBefore)
+	}
+	switch q.Archived {
+	case "true":
+		where = append(where, "r.archived = true")
+	case "any":
+	default:
+		where = append(where, "r.archived = false")
+	}
+	if q.After != nil {
+		var v any = q.After.Value
+		if field == "created_at" {
+			t, err := time.Parse(time.RFC3339Nano, q.After.Value)
+			if err != nil {
+				return nil, false, provgraph.Errorf(provgraph.Invalid, "bad page_token")
+			}
+			v = t
+		}
+		add(fmt.Sprintf("(r.%[1]s %[2]s $cv OR (r.%[1]s = $cv AND r.id %[2]s $cid))", field, cmp), "cv", v)
+		params["cid"] = q.After.ID
+	}
+	recs, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return collect(ctx, tx, fmt.Sprintf(`
+			MATCH (r:Run:Record) WHERE %s
+			RETURN r ORDER BY r.%s %s, r.id %s LIMIT $limit`, strings.Join(where, " AND "), field, dir, dir), params)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]runs.Run, 0, q.PageSize)
+	for i, rec := range recs.([]*neo4j.Record) {
+		if i == q.PageSize {
+			return out, true, nil
+		}
+		out = append(out, toRun(rec))
+	}
+	return out, false, nil
+}
+
+// Secret is a random value kept in the graph under name, made on first use: page tokens
+// are signed with it, so they survive restarts and work across servers.
+func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+	v, err := db.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		rec, err := run(ctx, tx, `
+			MERGE (s:Secret {name:$name})
+			ON CREATE SET s.value = randomUUID() + randomUUID()
+			RETURN s.value AS value`, map[string]any{"name": name})
+		if err != nil {
+			return nil, err
+		}
+		return str(rec, "value"), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []byte(v.(string)), nil
+}

@@ -200,3 +200,70 @@ func TestRunRetryAndReaper(t *testing.T) {
 		t.Fatalf("deleted run: %v", err)
 	}
 }
+
+func TestListRunsPagesAndFilters(t *testing.T) {
+	rs, store, _ := runService(t)
+	tag := testPrefix(t)
+	var ids []string
+	for i := range 7 {
+		r := mustRun(t, rs, fmt.Sprintf(`{"name":"list-%d","tags":{"suite":%q}}`, i, tag))
+		ids = append(ids, r.ID)
+		if i%2 == 0 {
+			mustDo(t, rs, r.ID, runs.OpClaim, executor)
+		}
+	}
+	if _, err := rs.Archive(t.Context(), ids[6], true, actor); err != nil {
+		t.Fatal(err)
+	}
+	tk := runs.Tokens{Key: []byte("k")}
+	page := func(params map[string][]string) ([]string, string) {
+		q, err := tk.ParseRunQuery(params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, more, err := store.ListRuns(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range got {
+			names = append(names, r.Name)
+		}
+		next := ""
+		if more {
+			next = tk.Next(q, got[len(got)-1])
+		}
+		return names, next
+	}
+	base := map[string][]string{"tag": {"suite:" + tag}, "sort": {"name"}, "page_size": {"2"}}
+	var all []string
+	for token := ""; ; {
+		p := map[string][]string{}
+		for k, v := range base {
+			p[k] = v
+		}
+		if token != "" {
+			p["page_token"] = []string{token}
+		}
+		names, next := page(p)
+		all = append(all, names...)
+		// Inserts between pages neither repeat nor skip anything already there.
+		mustRun(t, rs, `{"name":"zz-late","tags":{"other":"x"}}`)
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if fmt.Sprint(all) != "[list-0 list-1 list-2 list-3 list-4 list-5]" {
+		t.Fatalf("pages %v (the archived run is hidden)", all)
+	}
+	if names, _ := page(map[string][]string{"tag": {"suite:" + tag}, "state": {"RUNNING"}, "archived": {"any"}, "sort": {"name desc"}}); fmt.Sprint(names) != "[list-6 list-4 list-2 list-0]" {
+		t.Fatalf("running, any archive state: %v", names)
+	}
+	if names, _ := page(map[string][]string{"tag": {"suite:" + tag}, "archived": {"true"}}); fmt.Sprint(names) != "[list-6]" {
+		t.Fatalf("archived: %v", names)
+	}
+	if _, err := MustDB(t).Secret(t.Context(), "test"); err != nil {
+		t.Fatal(err)
+	}
+}
