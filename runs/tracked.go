@@ -82,6 +82,8 @@ type RunStore interface {
 	// Reap ends runs whose executor's lease lapsed before now: RUNNING ones in ERROR,
 	// CANCELING ones in CANCELED.
 	Reap(ctx context.Context, now time.Time) (int, error)
+	ListRuns(ctx context.Context, q RunQuery) ([]Run, bool, error)
+	DeleteRun(ctx context.Context, id string, actor registry.Actor, reason string, at time.Time) error
 }
 
 // Runs is the tracked-run service.
@@ -91,6 +93,49 @@ type Runs struct {
 	IDs     *registry.IDs
 	Now     func() time.Time
 	Lease   time.Duration // how long a claim or heartbeat holds a run; 5 min by default
+	Tokens  Tokens
+}
+
+// List reads one page of runs in a view.
+func (s *Runs) List(ctx context.Context, params map[string][]string) (RunPage, error) {
+	q, err := s.Tokens.ParseRunQuery(params)
+	if err != nil {
+		return RunPage{}, err
+	}
+	view, err := ParseView(first(params["view"]))
+	if err != nil {
+		return RunPage{}, err
+	}
+	got, more, err := s.Store.ListRuns(ctx, q)
+	if err != nil {
+		return RunPage{}, err
+	}
+	page := RunPage{Runs: make([]Run, len(got))}
+	for i, r := range got {
+		page.Runs[i] = r.View(view)
+	}
+	if more {
+		page.NextPageToken = s.Tokens.Next(q, got[len(got)-1])
+	}
+	return page, nil
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
+// Delete invalidates a run in a terminal state (history kept).
+func (s *Runs) Delete(ctx context.Context, id string, actor registry.Actor, reason string) error {
+	if !registry.ValidID(id) {
+		return registry.ErrNotFound("run", id)
+	}
+	if len(reason) > 1024 {
+		return provgraph.InvalidFields("reason is too long", []provgraph.FieldError{{Path: "reason", Message: "at most 1024 characters"}})
+	}
+	return s.Store.DeleteRun(ctx, id, actor, reason, s.Now().UTC())
 }
 
 // DefaultLease is how long an executor holds a run between heartbeats.

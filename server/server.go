@@ -42,6 +42,7 @@ type Server struct {
 	Registry   Registry
 	ModelRuns  ModelRuns
 	CSVRuns    CSVRuns
+	Runs       Runs
 	Provenance Provenance
 	Exporter   Exporter
 	BaseIRI    string
@@ -120,6 +121,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.batchRoutes()...)
 	rs = append(rs, s.csvRoutes()...)
 	rs = append(rs, s.provenaRoutes()...)
+	rs = append(rs, s.runRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)
 	for _, k := range registry.Kinds() {

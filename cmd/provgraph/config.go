@@ -28,6 +28,7 @@ type Config struct {
 	OIDCJWKSURL   string
 	OIDCRoleClaim string
 	LogLevel      string
+	RunLease      time.Duration
 }
 
 // envConfig reads the environment; Check reports what is wrong with it.
@@ -56,6 +57,7 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		LogLevel:      get("PROVGRAPH_LOG_LEVEL", "info"),
 		MaxBodyBytes:  1 << 20,
 		Neo4jWait:     30 * time.Second,
+		RunLease:      5 * time.Minute,
 	}
 	if v := getenv("PROVGRAPH_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -70,6 +72,13 @@ func envConfig(getenv func(string) string) (Config, []string) {
 			bad = append(bad, fmt.Sprintf("PROVGRAPH_NEO4J_WAIT=%q must be a duration up to 60s, e.g. 30s", v))
 		}
 		c.Neo4jWait = d
+	}
+	if v := getenv("PROVGRAPH_RUN_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_RUN_LEASE=%q must be a duration from 1s to 24h, e.g. 5m", v))
+		}
+		c.RunLease = d
 	}
 	return c, bad
 }

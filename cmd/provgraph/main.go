@@ -138,6 +138,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: cfg.MaxBodyBytes, Version: version, BaseIRI: cfg.BaseIRI}
 	if db != nil {
 		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
+		srv.Runs = &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease}
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
@@ -169,6 +170,7 @@ type Main struct {
 
 	db        *graph.DB
 	http      *http.Server
+	stopReap  context.CancelFunc
 	done      chan error
 	closeOnce sync.Once
 	closeErr  error
@@ -201,6 +203,14 @@ func (m *Main) Run(ctx context.Context) error {
 		db.Close(context.Background())
 		return err
 	}
+	key, err := db.Secret(openCtx, "page_tokens")
+	if err != nil {
+		db.Close(context.Background())
+		return fmt.Errorf("page token key: %w", err)
+	}
+	tracked := srv.Runs.(*runs.Runs)
+	tracked.Tokens = runs.Tokens{Key: key}
+	m.startReaper(tracked, cfg.RunLease)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		db.Close(context.Background())
@@ -259,7 +269,34 @@ func (m *Main) Close() error {
 	return m.closeErr
 }
 
+// startReaper ends, every tenth of a lease (at most every 30 s), the runs whose
+// executor stopped renewing its lease.
+func (m *Main) startReaper(r *runs.Runs, lease time.Duration) {
+	ctx, stop := context.WithCancel(context.Background())
+	m.stopReap = stop
+	every := min(lease/10, 30*time.Second)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := r.Reap(ctx); err != nil && ctx.Err() == nil {
+					m.Logger.Warn().Err(err).Msg("lease reaper")
+				} else if n > 0 {
+					m.Logger.Info().Int("runs", n).Msg("lease reaper ended runs whose lease lapsed")
+				}
+			}
+		}
+	}()
+}
+
 func (m *Main) close() error {
+	if m.stopReap != nil {
+		m.stopReap()
+	}
 	var errs []error
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

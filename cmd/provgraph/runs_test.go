@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"provgraph/auth"
+)
+
+func TestRunsOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	admin := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(admin)
+	as := func(role auth.Role, name string) client {
+		tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client{t: t, base: m.URL, token: tok}
+	}
+	user, exec, other, reader := as(auth.Writer, "user"), as(auth.Writer, "executor"), as(auth.Writer, "other"), as(auth.Reader, "reader")
+	r := user.do("POST", "/api/v1/runs", map[string]any{"name": "align", "kind": "task", "tags": map[string]string{"suite": m.Config.IDPrefix},
+		"inputs": []any{map[string]any{"id": f.dataset, "role": "reads"}}, "study_id": f.study,
+		"executor": map[string]any{"image": "bwa:0.7", "command": []string{"bwa", "mem"}, "resources": map[string]any{"cpu_cores": 4}}})
+	if r.Status != 201 || r.JSON(t)["state"] != "PENDING" {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"].(string)
+	if r.Header.Get("Location") != "/api/v1/runs/"+id {
+		t.Fatalf("Location %q", r.Header.Get("Location"))
+	}
+	do := func(c client, op string, body any, want int) map[string]any {
+		t.Helper()
+		r := c.do("POST", "/api/v1/runs/"+id+":"+op, body)
+		if r.Status != want {
+			t.Fatalf("%s: %d %s, want %d", op, r.Status, r.Body, want)
+		}
+		return r.JSON(t)
+	}
+	if got := do(exec, "complete", nil, 409); !strings.Contains(got["error"].(map[string]any)["message"].(string), "PENDING") {
+		t.Fatalf("409 should name the state: %v", got)
+	}
+	do(reader, "claim", nil, 403)
+	do(exec, "claim", nil, 200)
+	do(other, "heartbeat", nil, 403)
+	do(exec, "heartbeat", nil, 200)
+	do(exec, "complete", map[string]any{"colour": "red"}, 422)
+	do(exec, "complete", map[string]any{"reason": "done", "outputs": []any{map[string]any{"id": f.study}}}, 422)
+	if got := do(exec, "complete", map[string]any{"reason": "done"}, 200); got["state"] != "SUCCEEDED" {
+		t.Fatalf("complete: %v", got)
+	}
+	for _, view := range []string{"minimal", "basic", "full"} {
+		r := reader.do("GET", "/api/v1/runs/"+id+"?view="+view, nil)
+		_, hasSpec := r.JSON(t)["spec"]
+		if r.Status != 200 || hasSpec != (view == "full") {
+			t.Fatalf("view %s: %d %s", view, r.Status, r.Body)
+		}
+	}
+	var ev struct {
+		Events []struct{ Op, Actor string }
+	}
+	if r := reader.do("GET", "/api/v1/runs/"+id+"/events", nil); r.Status != 200 || json.Unmarshal(r.Body, &ev) != nil || len(ev.Events) != 3 || ev.Events[1].Op != "claim" {
+		t.Fatalf("events: %d %s", r.Status, r.Body)
+	}
+	do(user, "archive", nil, 200)
+	list := func(q string) int {
+		r := reader.do("GET", "/api/v1/runs?tag=suite:"+m.Config.IDPrefix+q, nil)
+		if r.Status != 200 {
+			t.Fatalf("list %s: %d %s", q, r.Status, r.Body)
+		}
+		runs, _ := r.JSON(t)["runs"].([]any)
+		return len(runs)
+	}
+	if list("") != 0 || list("&archived=true") != 1 || list("&archived=any&state=SUCCEEDED") != 1 || list("&archived=any&state=RUNNING") != 0 {
+		t.Fatal("archived runs must be hidden unless asked")
+	}
+	if r := reader.do("GET", "/api/v1/runs?page_token=forged", nil); r.Status != 400 {
+		t.Fatalf("forged token: %d", r.Status)
+	}
+	// A second run: failed, retried, deleted only once terminal.
+	r = user.do("POST", "/api/v1/runs", map[string]any{"name": "flaky"})
+	id = r.JSON(t)["id"].(string)
+	if r := user.do("DELETE", "/api/v1/runs/"+id, nil); r.Status != 409 {
+		t.Fatalf("delete pending: %d", r.Status)
+	}
+	do(exec, "claim", nil, 200)
+	do(exec, "fail", map[string]any{"reason": "out of memory"}, 200)
+	if got := do(user, "retry", nil, 200); got["attempt"] != float64(2) || got["state"] != "PENDING" {
+		t.Fatalf("retry: %v", got)
+	}
+	do(user, "abort", map[string]any{"reason": "not needed"}, 200)
+	if r := user.do("DELETE", "/api/v1/runs/"+id+"?reason=cleanup", nil); r.Status != 204 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if r := reader.do("GET", "/api/v1/runs/"+id, nil); r.Status != 404 {
+		t.Fatalf("deleted run: %d", r.Status)
+	}
+	if r := reader.do("GET", "/api/v1/runs/"+m.Config.IDPrefix+"/01J0000000000000000000000A", nil); r.Status != 404 {
+		t.Fatalf("unknown run: %d", r.Status)
+	}
+	if r := user.do("POST", "/api/v1/runs", map[string]any{"name": "", "kind": "spaceship"}); r.Status != 422 || len(r.ErrorFields(t)) < 2 {
+		t.Fatalf("bad run: %d %s", r.Status, r.Body)
+	}
+}
