@@ -58,7 +58,7 @@ func (s *Server) runRoutes() []route {
 		{Method: "POST", Path: "/api/v1/runs", Role: auth.Writer, Tag: "runs", Request: "run", Status: http.StatusCreated,
 			Summary: "Create a run (PENDING). Send Idempotency-Key to make retries safe.", Handler: s.createRun},
 		{Method: "GET", Path: "/api/v1/runs", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
-			Query: []string{"state", "name_prefix", "name", "tag", "study_id", "workflow_template_id", "created_after", "created_before", "archived", "sort", "page_size", "page_token", "view"},
+			Query:   []string{"state", "name_prefix", "name", "tag", "study_id", "workflow_template_id", "created_after", "created_before", "archived", "sort", "page_size", "page_token", "view"},
 			Summary: "List runs: filters, sort by created_at|name|state asc|desc, keyset pages; archived runs only when asked.", Handler: s.listRuns},
 		{Method: "GET", Path: item + "/events", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
 			Summary: "Every transition of a run: operation, states, time, actor, reason, attempt.", Handler: s.runEvents},
