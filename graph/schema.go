@@ -11,7 +11,7 @@ import (
 )
 
 // constraintNames are the constraints readiness waits for.
-var constraintNames = []string{"record_id", "revision_id_version", "user_subject", "idempotency_key", "activity_id", "guard_key", "secret_name"}
+var constraintNames = []string{"record_id", "revision_id_version", "user_subject", "idempotency_key", "activity_id", "guard_key", "secret_name", "metric_key"}
 
 // constraints are created idempotently at start; readiness waits for them.
 func constraints() []string {
@@ -23,6 +23,8 @@ func constraints() []string {
 		"CREATE CONSTRAINT activity_id IF NOT EXISTS FOR (a:Deletion) REQUIRE a.id IS UNIQUE",
 		"CREATE CONSTRAINT guard_key IF NOT EXISTS FOR (g:Guard) REQUIRE g.key IS UNIQUE",
 		"CREATE CONSTRAINT secret_name IF NOT EXISTS FOR (s:Secret) REQUIRE s.name IS UNIQUE",
+		"CREATE CONSTRAINT metric_key IF NOT EXISTS FOR (m:Metric) REQUIRE m.key IS UNIQUE",
+		"CREATE INDEX Metric_run_id IF NOT EXISTS FOR (m:Metric) ON (m.run_id)",
 		// A modeller acts for an organisation once per run: PROV documents find those
 		// edges by run, never by walking every edge of a busy modeller.
 		// Tracked runs: lists filter and sort on these; the reaper scans lapsed leases.

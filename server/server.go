@@ -121,6 +121,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.batchRoutes()...)
 	rs = append(rs, s.csvRoutes()...)
 	rs = append(rs, s.provenaRoutes()...)
+	rs = append(rs, s.metricRoutes()...)
 	rs = append(rs, s.runRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)

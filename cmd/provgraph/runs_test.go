@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"provgraph/auth"
+	"provgraph/runs"
 )
 
 func TestRunsOverHTTP(t *testing.T) {
@@ -102,4 +103,72 @@ func TestRunsOverHTTP(t *testing.T) {
 	if r := user.do("POST", "/api/v1/runs", map[string]any{"name": "", "kind": "spaceship"}); r.Status != 422 || len(r.ErrorFields(t)) < 2 {
 		t.Fatalf("bad run: %d %s", r.Status, r.Body)
 	}
+}
+
+func TestRunMetricsOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	as := func(role auth.Role, name string) client {
+		tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client{t: t, base: m.URL, token: tok}
+	}
+	user, exec, other := as(auth.Writer, "user"), as(auth.Writer, "executor"), as(auth.Writer, "other")
+	id := user.do("POST", "/api/v1/runs", map[string]any{"name": "train"}).JSON(t)["id"].(string)
+	report := func(c client, body any) response {
+		return c.do("POST", "/api/v1/runs/"+id+"/metrics", body)
+	}
+	one := map[string]any{"metrics": []any{map[string]any{"name": "loss", "node_id": "train", "value": 0.5, "step": 1}}}
+	if r := report(exec, one); r.Status != 409 {
+		t.Fatalf("metrics before a claim: %d %s", r.Status, r.Body)
+	}
+	exec.do("POST", "/api/v1/runs/"+id+":claim", nil)
+	if r := report(other, one); r.Status != 403 {
+		t.Fatalf("metrics from another writer: %d", r.Status)
+	}
+	r := report(exec, map[string]any{"metrics": []any{
+		map[string]any{"name": "loss", "node_id": "train", "value": 0.5, "step": 1},
+		map[string]any{"name": "loss", "node_id": "train", "value": 0.4, "step": 2},
+		map[string]any{"name": "9lives", "node_id": "train", "value": 1},
+		map[string]any{"name": "loss", "node_id": "train", "value": 0.3, "step": 2},
+	}})
+	if r.Status != 200 || statusesOf(t, r) != "OK,OK,INVALID,DUPLICATE" {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	// The first report stands; a repeat is a duplicate, its good neighbour still lands.
+	r = report(exec, map[string]any{"metrics": []any{
+		map[string]any{"name": "loss", "node_id": "train", "value": 9, "step": 1},
+		map[string]any{"name": "accuracy", "node_id": "eval", "value": 0.9},
+	}})
+	if r.Status != 200 || statusesOf(t, r) != "DUPLICATE,OK" {
+		t.Fatalf("second report: %d %s", r.Status, r.Body)
+	}
+	var got struct{ Metrics []runs.Metric }
+	if r := user.do("GET", "/api/v1/runs/"+id+"/metrics", nil); r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || len(got.Metrics) != 3 {
+		t.Fatalf("metrics: %d %s", r.Status, r.Body)
+	}
+	for _, mt := range got.Metrics {
+		if mt.Name == "loss" && *mt.Step == 1 && mt.Value != 0.5 {
+			t.Fatalf("the first report must stand: %+v", mt)
+		}
+	}
+	for _, bad := range []string{`{}`, `{"metrics":[]}`, `{"metrics":[{"name":"x"}],"extra":1}`, `[]`} {
+		if r := report(exec, bad); r.Status != 422 {
+			t.Fatalf("%s: %d", bad, r.Status)
+		}
+	}
+}
+
+func statusesOf(t *testing.T, r response) string {
+	t.Helper()
+	var body struct{ Results []struct{ Status string } }
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, x := range body.Results {
+		s = append(s, x.Status)
+	}
+	return strings.Join(s, ",")
 }

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"provgraph"
+	"provgraph/auth"
+	"provgraph/registry"
+	"provgraph/runs"
+)
+
+// RunMetrics reports and reads what runs measure.
+type RunMetrics interface {
+	ReportMetrics(ctx context.Context, id string, ms []runs.Metric, actor registry.Actor, admin bool) ([]runs.MetricResult, error)
+	Metrics(ctx context.Context, id string) ([]runs.Metric, error)
+}
+
+var metricsBody = map[string]any{
+	"type": "object", "required": []string{"metrics"}, "additionalProperties": false,
+	"properties": map[string]any{"metrics": map[string]any{"type": "array", "minItems": 1, "maxItems": runs.MaxMetrics,
+		"items": map[string]any{"type": "object", "required": []string{"name", "node_id", "value"}, "additionalProperties": false,
+			"properties": map[string]any{"name": map[string]any{"type": "string"}, "node_id": map[string]any{"type": "string"},
+				"value": map[string]any{"type": "number"}, "step": map[string]any{"type": "integer", "minimum": 0}}}}},
+}
+
+func (s *Server) metricRoutes() []route {
+	path := "/api/v1/runs/" + idPattern + "/metrics"
+	return []route{
+		{Method: "POST", Path: path, Role: auth.Writer, Tag: "runs", Body: metricsBody, Status: http.StatusOK,
+			Summary: "Report metrics (KFP ReportRunMetrics): per metric OK, DUPLICATE (the first report of a run, node, name and step stands) or INVALID; only the run's executor.",
+			Handler: s.reportMetrics},
+		{Method: "GET", Path: path, Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+			Summary: "The metrics a run reported.", Handler: s.runMetrics},
+	}
+}
+
+func (s *Server) metricService() (RunMetrics, bool) {
+	m, ok := s.Runs.(RunMetrics)
+	return m, ok
+}
+
+func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Metrics []runs.Metric `json:"metrics"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, r, provgraph.InvalidFields(`the body must be {"metrics": [{"name", "node_id", "value", "step"?}, …]}`, []provgraph.FieldError{{Path: "/metrics", Message: err.Error()}}))
+		return
+	}
+	svc, ok := s.metricService()
+	if !ok {
+		writeError(w, r, provgraph.Errorf(provgraph.Internal, "no metric service"))
+		return
+	}
+	res, err := svc.ReportMetrics(r.Context(), mux.Vars(r)["id"], req.Metrics, actor(r), principal(r.Context()).Role.Allows(auth.Admin))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+}
+
+func (s *Server) runMetrics(w http.ResponseWriter, r *http.Request) {
+	svc, ok := s.metricService()
+	if !ok {
+		writeError(w, r, provgraph.Errorf(provgraph.Internal, "no metric service"))
+		return
+	}
+	ms, err := svc.Metrics(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metrics": ms})
+}
