@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -195,5 +196,32 @@ func TestCSVRegistration(t *testing.T) {
 	}
 	if r := c.do("POST", "/api/v1/model-runs:csv", sheet); r.Status != 400 {
 		t.Fatalf("no workflow: %d %s", r.Status, r.Body)
+	}
+}
+
+// One registration sent 20 times at once with one Idempotency-Key: one run, twenty
+// identical answers.
+func TestModelRunIdempotencyOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	body, _ := json.Marshal(runDoc(f, f.dataset, "once"))
+	answers := make([]string, 20)
+	codes := make([]int, 20)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			r := c.do("POST", "/api/v1/model-runs", body, "Idempotency-Key", "register-once")
+			codes[i], answers[i] = r.Status, string(r.Body)
+		})
+	}
+	wg.Wait()
+	for i := range 20 {
+		if codes[i] != 201 || answers[i] != answers[0] {
+			t.Fatalf("answer %d: %d %.200s", i, codes[i], answers[i])
+		}
+	}
+	if n := countRuns(c, f); n != 1 {
+		t.Fatalf("%d runs registered", n)
 	}
 }
