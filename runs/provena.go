@@ -35,7 +35,6 @@ package runs
 // synchronously, so we answer with record_info and never invent a session_id.)
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -44,6 +43,7 @@ import (
 	"unicode/utf8"
 
 	"provgraph"
+	"provgraph/schemas"
 )
 
 // ProvenaResponse is Provena's answer to a successful registration
@@ -117,7 +117,7 @@ func FromProvena(raw []byte) (flat []byte, loc func(pointer string) []any, errs 
 	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
 		return nil, plainLoc, []provgraph.FieldError{{Path: "", Message: "body is not a JSON object"}}
 	}
-	if ptr, dup := repeatedKey(raw); dup {
+	if ptr, dup := schemas.DuplicateKey(raw); dup {
 		return nil, plainLoc, []provgraph.FieldError{{Path: ptr, Message: "key appears more than once"}}
 	}
 	_, rrap := top["workflow_definition"]
@@ -453,48 +453,4 @@ func mustMarshal(v any) json.RawMessage {
 		panic(fmt.Sprintf("runs: marshalling decoded JSON: %v", err))
 	}
 	return b
-}
-
-// repeatedKey finds the first object key given twice: re-encoding through a map would
-// keep only the last, and the schema, which refuses repeats, would never see it.
-func repeatedKey(doc []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	return repeatedIn(dec, "")
-}
-
-func repeatedIn(dec *json.Decoder, at string) (string, bool) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", false
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return "", false
-	}
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return "", false
-			}
-			key, _ := kt.(string)
-			if seen[key] {
-				return at + "/" + escape(key), true
-			}
-			seen[key] = true
-			if p, dup := repeatedIn(dec, at+"/"+escape(key)); dup {
-				return p, true
-			}
-		}
-	case '[':
-		for i := 0; dec.More(); i++ {
-			if p, dup := repeatedIn(dec, fmt.Sprintf("%s/%d", at, i)); dup {
-				return p, true
-			}
-		}
-	}
-	_, _ = dec.Token()
-	return "", false
 }

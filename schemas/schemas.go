@@ -98,7 +98,7 @@ func (s *Set) Validate(name string, doc []byte) []provgraph.FieldError {
 	if err != nil {
 		return []provgraph.FieldError{{Path: "", Message: "body is not valid JSON: " + err.Error()}}
 	}
-	if ptr, dup := duplicateKey(doc); dup {
+	if ptr, dup := DuplicateKey(doc); dup {
 		return []provgraph.FieldError{{Path: ptr, Message: "key appears more than once"}}
 	}
 	err = sch.Validate(inst)
@@ -152,9 +152,9 @@ func escape(tok string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 }
 
-// duplicateKey finds the first object key given twice, which encoding/json would silently
-// resolve to the last value.
-func duplicateKey(doc []byte) (string, bool) {
+// DuplicateKey finds the first object key given twice, which encoding/json would silently
+// resolve to the last value, and returns its JSON pointer.
+func DuplicateKey(doc []byte) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	ptr, dup := dupValue(dec, "")
 	return ptr, dup

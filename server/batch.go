@@ -41,14 +41,8 @@ func (s *Server) batchRoutes() []route {
 func (s *Server) maxBatchBody() int64 { return s.MaxBody * 32 }
 
 func (s *Server) registerBatch(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBodyLimit(w, r, s.maxBatchBody())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		writeError(w, r, err)
+	body, key, ok := s.keyedBody(w, r, s.maxBatchBody())
+	if !ok {
 		return
 	}
 	mode, err := batchMode(r)

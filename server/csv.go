@@ -57,14 +57,8 @@ type csvResult struct {
 }
 
 func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBodyLimit(w, r, s.maxBatchBody())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		writeError(w, r, err)
+	body, key, ok := s.keyedBody(w, r, s.maxBatchBody())
+	if !ok {
 		return
 	}
 	mode, err := batchMode(r)

@@ -63,14 +63,8 @@ func (s *Server) createEntity(k registry.Kind) http.HandlerFunc {
 // service call, 201 with Location.
 func (s *Server) create(route string, call func(r *http.Request, body []byte, key string) (registry.Record, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := s.readBody(w, r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		key, err := idempotencyKey(r)
-		if err != nil {
-			writeError(w, r, err)
+		body, key, ok := s.keyedBody(w, r, s.MaxBody)
+		if !ok {
 			return
 		}
 		rec, err := call(r, body, key)
@@ -186,4 +180,18 @@ func (s *Server) getSchema(w http.ResponseWriter, r *http.Request) {
 func recordLinks(route, id string) map[string]string {
 	self := "/api/v1/" + route + "/" + id
 	return map[string]string{"self": self, "history": self + "/history", "prov": "/api/v1/prov/" + id, "iri": "/id/" + id}
+}
+
+// keyedBody reads a bounded body and the Idempotency-Key of a registering POST; on a bad
+// one it has answered already and ok is false.
+func (s *Server) keyedBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, key string, ok bool) {
+	body, err := s.readBodyLimit(w, r, limit)
+	if err == nil {
+		key, err = idempotencyKey(r)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return nil, "", false
+	}
+	return body, key, true
 }

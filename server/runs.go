@@ -79,14 +79,8 @@ func (s *Server) runRoutes() []route {
 }
 
 func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		writeError(w, r, err)
+	body, key, ok := s.keyedBody(w, r, s.MaxBody)
+	if !ok {
 		return
 	}
 	run, err := s.Runs.Create(r.Context(), body, actor(r), key)

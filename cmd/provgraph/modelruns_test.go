@@ -211,7 +211,7 @@ func TestModelRunIdempotencyOverHTTP(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			r := c.do("POST", "/api/v1/model-runs", body, "Idempotency-Key", "register-once")
+			r := c.do("POST", "/api/v1/model-runs", body, "Idempotency-Key", "register-once-"+m.Config.IDPrefix)
 			codes[i], answers[i] = r.Status, string(r.Body)
 		})
 	}
