@@ -270,7 +270,7 @@ func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]
 		}
 		CALL (v) {
 			MATCH (d:Record)-[rel]->(v)
-			WHERE NOT type(rel) IN ['WAS_REVISION_OF', 'WAS_GENERATED_BY']
+			WHERE NOT type(rel) IN ['WAS_REVISION_OF', 'WAS_GENERATED_BY', 'WAS_INVALIDATED_BY']
 			RETURN d, type(rel) AS relation
 			UNION
 			MATCH (o)-[:WAS_GENERATED_BY]->(v), (d:Record)-[:USED]->(o)

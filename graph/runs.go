@@ -342,6 +342,12 @@ func apply(ctx context.Context, tx neo4j.ManagedTransaction, c runs.Change) (run
 			SET r.endedAtTime = $now, r.lease_until = null, r.message = $reason
 		}
 		CALL (r) {
+			// What a canceled run had produced so far is not a result: invalidated by it.
+			WITH r WHERE $to = 'CANCELED'
+			MATCH (o)-[:WAS_GENERATED_BY]->(r) WHERE NOT (o)-[:WAS_INVALIDATED_BY]->()
+			CREATE (o)-[:WAS_INVALIDATED_BY {role:'canceled', time:$now}]->(r)
+		}
+		CALL (r) {
 			UNWIND $outputs AS o
 			MATCH (d:Record {id:o.id})
 			CREATE (d)-[:WAS_GENERATED_BY {role:coalesce(o.role, 'output'), field:o.field, time:$now}]->(r)
@@ -582,4 +588,41 @@ func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(v.(string)), nil
+}
+
+// PurgeRun erases a run in a terminal state, with its events, attempts and metrics: an
+// admin's operation, refused while anything depends on the run.
+func (s *Runs) PurgeRun(ctx context.Context, id string) error {
+	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		if err := lockRecords(ctx, tx, []string{id}); err != nil {
+			return nil, err
+		}
+		if err := lockGuards(ctx, tx, guardKeys(id)); err != nil {
+			return nil, err
+		}
+		r, err := readRun(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !r.State.Terminal() {
+			return nil, provgraph.Errorf(provgraph.Conflict, "run %s is %s; only a run in a terminal state can be purged", id, r.State)
+		}
+		deps, err := dependents(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(deps) > 0 {
+			return nil, provgraph.Errorf(provgraph.Conflict, "run %s cannot be purged while %d records depend on it (first: %s %s)", id, len(deps), deps[0].Kind, deps[0].ID)
+		}
+		_, err = run(ctx, tx, `
+			MATCH (r:Record:Run {id:$id})
+			OPTIONAL MATCH (r)-[]->(x) WHERE x:RunEvent OR x:RunAttempt
+			WITH r, collect(x) AS owned
+			CALL () { MATCH (m:Metric {run_id:$id}) DETACH DELETE m }
+			CALL (owned) { UNWIND owned AS x DETACH DELETE x }
+			DETACH DELETE r
+			RETURN 1 AS done`, map[string]any{"id": id})
+		return nil, err
+	})
+	return err
 }

@@ -84,6 +84,12 @@ type RunStore interface {
 	Reap(ctx context.Context, now time.Time) (int, error)
 	ListRuns(ctx context.Context, q RunQuery) ([]Run, bool, error)
 	DeleteRun(ctx context.Context, id string, actor registry.Actor, reason string, at time.Time) error
+	PurgeRun(ctx context.Context, id string) error
+	// AddArtifact records an uploaded file as an entity the run generated, if the run
+	// takes artifacts from this actor (CheckArtifactUpload) and has none of that name.
+	AddArtifact(ctx context.Context, a ArtifactCreate) (Artifact, error)
+	ListArtifacts(ctx context.Context, runID string) ([]Artifact, error)
+	GetArtifact(ctx context.Context, runID, name string) (Artifact, error)
 }
 
 // Runs is the tracked-run service.
@@ -94,6 +100,9 @@ type Runs struct {
 	Now     func() time.Time
 	Lease   time.Duration // how long a claim or heartbeat holds a run; 5 min by default
 	Tokens  Tokens
+	// Blobs keeps artifact content; MaxArtifact bounds one artifact (1 GiB by default).
+	Blobs       *Blobs
+	MaxArtifact int64
 }
 
 // List reads one page of runs in a view.
@@ -127,10 +136,17 @@ func first(vs []string) string {
 	return vs[0]
 }
 
-// Delete invalidates a run in a terminal state (history kept).
-func (s *Runs) Delete(ctx context.Context, id string, actor registry.Actor, reason string) error {
+// Delete invalidates a run in a terminal state (history kept); purge erases it, and only
+// an admin may.
+func (s *Runs) Delete(ctx context.Context, id string, actor registry.Actor, reason string, purge, admin bool) error {
 	if !registry.ValidID(id) {
 		return registry.ErrNotFound("run", id)
+	}
+	if purge {
+		if !admin {
+			return provgraph.Errorf(provgraph.Forbidden, "purging erases history: only an admin may")
+		}
+		return s.Store.PurgeRun(ctx, id)
 	}
 	if len(reason) > 1024 {
 		return provgraph.InvalidFields("reason is too long", []provgraph.FieldError{{Path: "reason", Message: "at most 1024 characters"}})

@@ -22,7 +22,7 @@ type Runs interface {
 	List(ctx context.Context, params map[string][]string) (runs.RunPage, error)
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Archive(ctx context.Context, id string, archived bool, actor registry.Actor) (runs.Run, error)
-	Delete(ctx context.Context, id string, actor registry.Actor, reason string) error
+	Delete(ctx context.Context, id string, actor registry.Actor, reason string, purge, admin bool) error
 }
 
 // runOps are the lifecycle operations with a route each; terminate and abort are what
@@ -64,8 +64,8 @@ func (s *Server) runRoutes() []route {
 			Summary: "Every transition of a run: operation, states, time, actor, reason, attempt.", Handler: s.runEvents},
 		{Method: "GET", Path: item, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Query: []string{"view"},
 			Summary: "A run, in view minimal|basic|full (TES).", Handler: s.getRun},
-		{Method: "DELETE", Path: item, Role: auth.Writer, Tag: "runs", Status: http.StatusNoContent, Query: []string{"reason"},
-			Summary: "Delete a run in a terminal state (invalidated, history kept); 409 while its outputs are used.", Handler: s.deleteRun},
+		{Method: "DELETE", Path: item, Role: auth.Writer, Tag: "runs", Status: http.StatusNoContent, Query: []string{"reason", "purge"},
+			Summary: "Delete a run in a terminal state (invalidated, history kept); 409 while its outputs are used. ?purge=true erases it (admins only).", Handler: s.deleteRun},
 		{Method: "POST", Path: item + ":archive", Role: auth.Writer, Tag: "runs", Status: http.StatusOK,
 			Summary: "Archive a run (KFP storage state; orthogonal to its state).", Handler: s.archiveRun(true)},
 		{Method: "POST", Path: item + ":unarchive", Role: auth.Writer, Tag: "runs", Status: http.StatusOK,
@@ -125,7 +125,8 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request) {
-	if err := s.Runs.Delete(r.Context(), mux.Vars(r)["id"], actor(r), r.URL.Query().Get("reason")); err != nil {
+	purge := r.URL.Query().Get("purge") == "true"
+	if err := s.Runs.Delete(r.Context(), mux.Vars(r)["id"], actor(r), r.URL.Query().Get("reason"), purge, principal(r.Context()).Role.Allows(auth.Admin)); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -91,11 +91,23 @@ func TestRunsOverHTTP(t *testing.T) {
 		t.Fatalf("retry: %v", got)
 	}
 	do(user, "abort", map[string]any{"reason": "not needed"}, 200)
+	if r := user.do("DELETE", "/api/v1/runs/"+id+"?purge=true", nil); r.Status != 403 {
+		t.Fatalf("a writer purging: %d", r.Status)
+	}
 	if r := user.do("DELETE", "/api/v1/runs/"+id+"?reason=cleanup", nil); r.Status != 204 {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
 	if r := reader.do("GET", "/api/v1/runs/"+id, nil); r.Status != 404 {
 		t.Fatalf("deleted run: %d", r.Status)
+	}
+	// An admin may purge a finished run: it is gone, history and all.
+	gone := user.do("POST", "/api/v1/runs", map[string]any{"name": "to purge"}).JSON(t)["id"].(string)
+	user.do("POST", "/api/v1/runs/"+gone+":cancel", nil)
+	if r := admin.do("DELETE", "/api/v1/runs/"+gone+"?purge=true", nil); r.Status != 204 {
+		t.Fatalf("purge: %d %s", r.Status, r.Body)
+	}
+	if r := admin.do("GET", "/api/v1/prov/"+gone, nil); r.Status != 404 {
+		t.Fatalf("purged run still has PROV: %d", r.Status)
 	}
 	if r := reader.do("GET", "/api/v1/runs/"+m.Config.IDPrefix+"/01J0000000000000000000000A", nil); r.Status != 404 {
 		t.Fatalf("unknown run: %d", r.Status)
