@@ -43,6 +43,7 @@ type Server struct {
 	ModelRuns  ModelRuns
 	CSVRuns    CSVRuns
 	Runs       Runs
+	Artifacts  Artifacts
 	Provenance Provenance
 	Exporter   Exporter
 	BaseIRI    string
@@ -84,7 +85,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.metrics = newMetrics(s.Metrics)
 	s.routes = s.table()
-	r := mux.NewRouter()
+	// Paths are not cleaned: a '..' or '//' must reach the handler that refuses it, not
+	// be redirected to another resource.
+	r := mux.NewRouter().SkipClean(true)
 	// mux does not run middleware for these, so they are wrapped here.
 	r.NotFoundHandler = s.withRequestID(s.observe(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, errNoRoute)
@@ -122,6 +125,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.csvRoutes()...)
 	rs = append(rs, s.provenaRoutes()...)
 	rs = append(rs, s.metricRoutes()...)
+	rs = append(rs, s.artifactRoutes()...)
 	rs = append(rs, s.runRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)

@@ -29,6 +29,10 @@ type Config struct {
 	OIDCRoleClaim string
 	LogLevel      string
 	RunLease      time.Duration
+	// ArtifactDir holds the content-addressed store of run artifacts; MaxArtifactBytes
+	// bounds one artifact.
+	ArtifactDir      string
+	MaxArtifactBytes int64
 }
 
 // envConfig reads the environment; Check reports what is wrong with it.
@@ -58,6 +62,9 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		MaxBodyBytes:  1 << 20,
 		Neo4jWait:     30 * time.Second,
 		RunLease:      5 * time.Minute,
+		ArtifactDir:   get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
+
+		MaxArtifactBytes: 1 << 30,
 	}
 	if v := getenv("PROVGRAPH_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -79,6 +86,13 @@ func envConfig(getenv func(string) string) (Config, []string) {
 			bad = append(bad, fmt.Sprintf("PROVGRAPH_RUN_LEASE=%q must be a duration from 1s to 24h, e.g. 5m", v))
 		}
 		c.RunLease = d
+	}
+	if v := getenv("PROVGRAPH_MAX_ARTIFACT_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 1<<40 {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_MAX_ARTIFACT_BYTES=%q must be a whole number of bytes from 1 to 1099511627776", v))
+		}
+		c.MaxArtifactBytes = n
 	}
 	return c, bad
 }
@@ -131,6 +145,9 @@ func (c *Config) Check() []string {
 		if u, err := url.Parse(c.OIDCJWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad = append(bad, fmt.Sprintf("PROVGRAPH_OIDC_JWKS_URL=%q must be an http(s) URL", c.OIDCJWKSURL))
 		}
+	}
+	if c.ArtifactDir == "" || strings.ContainsRune(c.ArtifactDir, 0) {
+		bad = append(bad, fmt.Sprintf("PROVGRAPH_ARTIFACT_DIR=%q must be a directory path", c.ArtifactDir))
 	}
 	if !strings.Contains(" debug info warn error ", " "+c.LogLevel+" ") {
 		bad = append(bad, fmt.Sprintf("PROVGRAPH_LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel))

@@ -138,7 +138,9 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: cfg.MaxBodyBytes, Version: version, BaseIRI: cfg.BaseIRI}
 	if db != nil {
 		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
-		srv.Runs = &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease}
+		tracked := &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease,
+			Blobs: &runs.Blobs{Dir: cfg.ArtifactDir}, MaxArtifact: cfg.MaxArtifactBytes}
+		srv.Runs, srv.Artifacts = tracked, tracked
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
