@@ -134,3 +134,33 @@ func TestRunArtifacts(t *testing.T) {
 	}
 	provtest.JudgeDocument(t, testBase, adoc)
 }
+
+// A canceled run's partial artifacts are invalidated by it, its PROV stays valid, and a
+// purge removes the run with its artifact records.
+func TestCanceledRunInvalidatesArtifacts(t *testing.T) {
+	rs, store, _ := runService(t)
+	rs.Blobs = &runs.Blobs{Dir: t.TempDir()}
+	r := mustRun(t, rs, `{"name":"half done"}`)
+	mustDo(t, rs, r.ID, runs.OpClaim, executor)
+	a := mustUpload(t, rs, r.ID, "partial.csv", "1,2")
+	mustDo(t, rs, r.ID, runs.OpCancel, actor)
+	mustDo(t, rs, r.ID, runs.OpCanceled, executor)
+	n, err := MustDB(t).read(t.Context(), queryOne(`
+		MATCH (:Artifact {id:$a})-[i:WAS_INVALIDATED_BY]->(:Run {id:$r}) RETURN count(i)`, map[string]any{"a": a.ID, "r": r.ID}))
+	if err != nil || n != int64(1) {
+		t.Fatalf("invalidations %v %v", n, err)
+	}
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provtest.JudgeDocument(t, testBase, doc)
+	if err := store.PurgeRun(t.Context(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	left, err := MustDB(t).read(t.Context(), queryOne(`
+		OPTIONAL MATCH (x {run_id:$r}) RETURN count(x)`, map[string]any{"r": r.ID}))
+	if err != nil || left != int64(0) {
+		t.Fatalf("purge left %v nodes (%v)", left, err)
+	}
+}

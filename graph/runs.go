@@ -590,8 +590,9 @@ func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
 	return []byte(v.(string)), nil
 }
 
-// PurgeRun erases a run in a terminal state, with its events, attempts and metrics: an
-// admin's operation, refused while anything depends on the run.
+// PurgeRun erases a run in a terminal state, with its events, attempts, metrics and
+// artifact records (their content-addressed files stay: another run may have the same
+// bytes): an admin's operation, refused while anything depends on the run.
 func (s *Runs) PurgeRun(ctx context.Context, id string) error {
 	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		if err := lockRecords(ctx, tx, []string{id}); err != nil {
@@ -618,6 +619,9 @@ func (s *Runs) PurgeRun(ctx context.Context, id string) error {
 			MATCH (r:Record:Run {id:$id})
 			OPTIONAL MATCH (r)-[]->(x) WHERE x:RunEvent OR x:RunAttempt
 			WITH r, collect(x) AS owned
+			OPTIONAL MATCH (a:Artifact)-[:WAS_GENERATED_BY]->(r)
+			WITH r, owned, collect(a) AS artifacts
+			WITH r, owned + artifacts AS owned
 			CALL () { MATCH (m:Metric {run_id:$id}) DETACH DELETE m }
 			CALL (owned) { UNWIND owned AS x DETACH DELETE x }
 			DETACH DELETE r
