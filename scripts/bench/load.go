@@ -35,6 +35,14 @@ type result struct {
 	MachineBusy float64         // fraction of the machine's processor time in use
 	Blocked     float64         // mean number of database transactions waiting for a lock
 	Open        float64         // mean number of open database transactions
+
+	// The lifecycle section: one record is one lifecycle of a tracked run.
+	Operations int                        // operations done
+	Ops        map[string][]time.Duration // latency per operation type, sorted
+	Stmts      map[string][]time.Duration // raw side: time per statement, sorted
+	ReadBack   []time.Duration            // graph.readRun timed one at a time, sorted
+	LockProbe  []time.Duration            // the lock statement timed beside it, sorted
+	Notes      []string
 }
 
 // CPUPerRecord is the server's processor time per record registered.

@@ -9,7 +9,10 @@
 //     (the Go driver, no validation reads): the floor;
 //   - api:   POST /api/v1/model-runs, one run per request;
 //   - batch: POST /api/v1/model-runs:batch, 100 and 1000 runs per request (skipped with
-//     a message when the route answers 404/405).
+//     a message when the route answers 404/405);
+//   - lifecycle: tracked runs, create → claim → 10 heartbeats → one metrics report →
+//     complete, through /api/v1/runs (claims by a separate executor token) and as the
+//     same conditional Cypher straight on Neo4j, one transaction per operation.
 //
 // Each at several concurrencies, closed loop, timing every request. It prints a Markdown
 // report (rates, p50/p99, the server's peak RSS, the ratios against the targets) and with
@@ -63,6 +66,11 @@ type options struct {
 	neo4jUser, neo4jPass string
 	neo4jDB              string
 	args                 []string
+
+	lifeConcurrencies []int
+	lifeDuration      time.Duration
+	lifeHeartbeats    int
+	lifeMetrics       int
 }
 
 // bench is the state the sections share.
@@ -78,9 +86,7 @@ type bench struct {
 	neo4j  string // version, for the report
 }
 
-// A section measures one way of registering records and returns a row per phase. A later
-// lifecycle section (create → claim → heartbeats → complete of tracked runs) is one more
-// entry here, with its own op and, if it needs them, its own targets in report.go.
+// A section measures one way of registering records and returns a row per phase.
 type section struct {
 	name  string
 	about string
@@ -92,6 +98,7 @@ func sections() []section {
 		{"raw", "the run's graph in one hand-written Cypher write transaction per run (Go driver, no validation reads)", (*bench).rawSection},
 		{"api", "POST /api/v1/model-runs, one run per request", (*bench).apiSection},
 		{"batch", "POST /api/v1/model-runs:batch (atomic), many runs per request", (*bench).batchSection},
+		{"lifecycle", "tracked runs: create → claim → heartbeats → metrics → complete, through the API and as the same Cypher straight on Neo4j", (*bench).lifecycleSection},
 	}
 }
 
@@ -185,28 +192,34 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 			out = append(out, result{Section: sectionName, Label: label, Batch: batch, Concurrency: c, Skipped: why})
 			continue
 		}
-		ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
-		cpu0, _ := b.srv.CPU()
-		busy0, total0 := machineCPU()
-		stopSampling := b.sampleLocks(ctx)
-		r := drive(ctx, ph, &b.seq, o)
-		r.Open, r.Blocked = stopSampling()
-		cpu1, _ := b.srv.CPU()
-		busy1, total1 := machineCPU()
-		r.Section, r.Label, r.Batch = sectionName, label, batch
-		r.ServerCPU = cpu1 - cpu0
-		if total1 > total0 {
-			r.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
-		}
-		fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s server CPU %5.2f ms/record, machine %3.0f%% busy, %.1f of %.1f transactions waiting for locks (%d requests, %d errors)\n",
-			label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond),
-			float64(r.CPUPerRecord())/float64(time.Millisecond), r.MachineBusy*100, r.Blocked, r.Open, r.Requests, r.Errors)
-		for _, e := range r.FirstErrors {
-			fmt.Fprintf(b.log, "     error: %s\n", e)
-		}
-		out = append(out, r)
+		out = append(out, b.measureOne(ctx, sectionName, label, batch, c, d, o))
 	}
 	return out
+}
+
+// measureOne runs one recorded phase at concurrency c, with the server's CPU, the
+// machine's load and the database's lock waits over it.
+func (b *bench) measureOne(ctx context.Context, sectionName, label string, batch, c int, d time.Duration, o op) result {
+	ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
+	cpu0, _ := b.srv.CPU()
+	busy0, total0 := machineCPU()
+	stopSampling := b.sampleLocks(ctx)
+	r := drive(ctx, ph, &b.seq, o)
+	r.Open, r.Blocked = stopSampling()
+	cpu1, _ := b.srv.CPU()
+	busy1, total1 := machineCPU()
+	r.Section, r.Label, r.Batch = sectionName, label, batch
+	r.ServerCPU = cpu1 - cpu0
+	if total1 > total0 {
+		r.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
+	fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s server CPU %5.2f ms/record, machine %3.0f%% busy, %.1f of %.1f transactions waiting for locks (%d requests, %d errors)\n",
+		label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond),
+		float64(r.CPUPerRecord())/float64(time.Millisecond), r.MachineBusy*100, r.Blocked, r.Open, r.Requests, r.Errors)
+	for _, e := range r.FirstErrors {
+		fmt.Fprintf(b.log, "     error: %s\n", e)
+	}
+	return r
 }
 
 // sampleLocks samples the database's transactions every 100 ms until the returned
@@ -281,7 +294,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 		}
 		return d
 	}
-	var conc, bsizes, bconc, secs string
+	var conc, bsizes, bconc, secs, lconc string
 	fs.StringVar(&o.bin, "bin", "bin/provgraph", "the provgraph binary to serve with")
 	fs.BoolVar(&o.build, "build", true, "build -bin from ./cmd/provgraph first")
 	fs.StringVar(&o.neo4jURI, "neo4j", def("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"), "Bolt URI of the running Neo4j (default from PROVGRAPH_NEO4J_URI)")
@@ -294,7 +307,11 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.StringVar(&bconc, "batch-c", "1,8", "concurrencies of the batch phases")
 	fs.IntVar(&o.batchInFlight, "batch-inflight", 1000, "skip batch phases with more records than this in flight (size × concurrency)")
 	fs.IntVar(&o.datasets, "datasets", 256, "datasets in the fixture (each run uses 4 in a row of the pool)")
-	fs.StringVar(&secs, "sections", "raw,api,batch", "sections to run, in their fixed order")
+	fs.StringVar(&secs, "sections", "raw,api,batch,lifecycle", "sections to run, in their fixed order")
+	fs.StringVar(&lconc, "lifecycle-c", "8", "concurrencies of the lifecycle phases (raw and API)")
+	fs.DurationVar(&o.lifeDuration, "lifecycle-duration", 10*time.Second, "length of each lifecycle phase (the lifecycles in flight at the end still count)")
+	fs.IntVar(&o.lifeHeartbeats, "lifecycle-heartbeats", 10, "heartbeats per lifecycle")
+	fs.IntVar(&o.lifeMetrics, "lifecycle-metrics", 10, "metrics in the one report per lifecycle (1 to 1000)")
 	fs.StringVar(&o.out, "out", "", "also write the report into this Markdown file (between <!-- bench:begin --> and <!-- bench:end --> if it has them)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -314,6 +331,10 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 		return out
 	}
 	o.concurrencies, o.batchSizes, o.batchConcurrencies = ints("c", conc), ints("batch", bsizes), ints("batch-c", bconc)
+	o.lifeConcurrencies = ints("lifecycle-c", lconc)
+	if o.lifeHeartbeats < 0 || o.lifeMetrics < 1 || o.lifeMetrics > 1000 || o.lifeDuration <= 0 {
+		errs = append(errs, errors.New("-lifecycle-heartbeats must be ≥ 0, -lifecycle-metrics 1 to 1000, -lifecycle-duration positive"))
+	}
 	for _, n := range o.batchSizes {
 		if n > 1000 {
 			errs = append(errs, fmt.Errorf("-batch %d: the route takes 1 to 1000 records", n))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ const (
 	targetP99        = 100 * time.Millisecond
 	targetBatchGain  = 5.0       // batch rate / single rate
 	targetServerPeak = 200 << 20 // bytes (MiB)
+	// lifecycles/s through the API / the same Cypher straight on Neo4j, at concurrency 8
+	targetLifecycleShare = 0.50
 )
 
 const (
@@ -38,8 +41,11 @@ const (
 	endMark   = "<!-- bench:end -->"
 )
 
-func (rep report) find(section string, concurrency, batch int) (result, bool) {
+func (rep report) find(section string, concurrency, batch int, label ...string) (result, bool) {
 	for _, r := range rep.Results {
+		if len(label) > 0 && r.Label != label[0] {
+			continue
+		}
 		if r.Section == section && r.Concurrency == concurrency && r.Batch == batch && r.Skipped == "" {
 			return r, true
 		}
@@ -60,17 +66,22 @@ func (rep report) Markdown() string {
 	if rep.Options.count > 0 {
 		p("%d requests per phase", rep.Options.count)
 	} else {
-		p("%s per raw/API phase, %s per batch phase", rep.Options.duration, rep.Options.batchDuration)
+		p("%s per raw/API phase, %s per batch phase, %s per lifecycle phase", rep.Options.duration, rep.Options.batchDuration, rep.Options.lifeDuration)
 	}
 	p(", %s unrecorded warm-up per section\n\n", rep.Options.warmup)
 
-	p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | server CPU/record | machine busy | transactions open / waiting for a lock |\n")
-	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	if slices.ContainsFunc(rep.Results, func(r result) bool { return r.Section != "lifecycle" && r.Skipped == "" }) {
+		p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | server CPU/record | machine busy | transactions open / waiting for a lock |\n")
+		p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	}
 	var skipped []result
 	for _, r := range rep.Results {
 		if r.Skipped != "" {
 			skipped = append(skipped, r)
 			continue
+		}
+		if r.Section == "lifecycle" {
+			continue // its own tables, below
 		}
 		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %.0f%% | %.1f / %.1f |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
 			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), msPrec(r.CPUPerRecord(), 2), r.MachineBusy*100, r.Open, r.Blocked)
@@ -89,6 +100,8 @@ func (rep report) Markdown() string {
 			p("\nError seen in %s at concurrency %d: `%s`\n", r.Label, r.Concurrency, oneLine(e))
 		}
 	}
+
+	rep.lifecycleMarkdown(p)
 
 	p("\n### Against the targets\n\n| figure | target | measured | |\n|---|---|--:|---|\n")
 	verdict := func(ok bool) string {
@@ -124,6 +137,19 @@ func (rep report) Markdown() string {
 	}
 	if pending {
 		p("| batch / single | ≥ %.0f× | pending: the route was not there | |\n", targetBatchGain)
+	}
+	for _, c := range rep.Options.lifeConcurrencies {
+		api, ok1 := rep.find("lifecycle", c, 1, "API lifecycle")
+		raw, ok2 := rep.find("lifecycle", c, 1, "raw lifecycle")
+		if !ok1 || !ok2 || raw.Rate() == 0 {
+			continue
+		}
+		share := api.Rate() / raw.Rate()
+		if c == 8 {
+			p("| lifecycle API rate / raw rate, c=%d | ≥ %.0f%% | %.0f%% (%.1f / %.1f lifecycles/s) | %s |\n", c, targetLifecycleShare*100, share*100, api.Rate(), raw.Rate(), verdict(share >= targetLifecycleShare))
+		} else {
+			p("| lifecycle API rate / raw rate, c=%d | (none) | %.0f%% (%.1f / %.1f lifecycles/s) | |\n", c, share*100, api.Rate(), raw.Rate())
+		}
 	}
 	p("| server peak RSS (VmHWM) | < %d MiB | %.1f MiB | %s |\n", targetServerPeak>>20, float64(rep.Memory.Peak)/(1<<20), verdict(rep.Memory.Peak < targetServerPeak))
 	p("%s\n", endMark)

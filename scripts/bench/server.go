@@ -19,10 +19,11 @@ import (
 
 // server is the provgraph process the benchmark starts, measures and stops.
 type server struct {
-	URL     string
-	Token   string
-	Prefix  string
-	LogPath string
+	URL       string
+	Token     string
+	Prefix    string
+	LogPath   string
+	TokenFile string // the local tokens the server takes besides its admin token
 
 	cmd  *exec.Cmd
 	done chan error
@@ -45,11 +46,12 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		return nil, err
 	}
 	s := &server{
-		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		Token:   "bench-admin-" + randomHex(16),
-		Prefix:  cfg.Prefix,
-		LogPath: filepath.Join(cfg.Dir, "server.log"),
-		done:    make(chan error, 1),
+		URL:       fmt.Sprintf("http://127.0.0.1:%d", port),
+		Token:     "bench-admin-" + randomHex(16),
+		Prefix:    cfg.Prefix,
+		LogPath:   filepath.Join(cfg.Dir, "server.log"),
+		TokenFile: filepath.Join(cfg.Dir, "tokens.json"),
+		done:      make(chan error, 1),
 	}
 	logf, err := os.Create(s.LogPath)
 	if err != nil {
@@ -64,7 +66,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		"PROVGRAPH_NEO4J_URI="+cfg.Neo4jURI,
 		"PROVGRAPH_ADMIN_TOKEN="+s.Token,
 		"PROVGRAPH_ID_PREFIX="+cfg.Prefix,
-		"PROVGRAPH_TOKEN_FILE="+filepath.Join(cfg.Dir, "tokens.json"),
+		"PROVGRAPH_TOKEN_FILE="+s.TokenFile,
 		"PROVGRAPH_BASE_IRI=",
 		fmt.Sprintf("PROVGRAPH_MAX_BODY_BYTES=%d", cfg.MaxBody),
 	)
