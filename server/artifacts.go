@@ -44,9 +44,9 @@ func (s *Server) artifactRoutes() []route {
 			Handler: s.uploadArtifact},
 		{Method: "GET", Path: item + "/artifacts", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
 			Summary: "A run's artifacts: id, name, sha256, size, media_type.", Handler: s.listArtifacts},
-		{Method: "GET", Path: item + "/artifacts/{name:.+}", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+		{Method: "GET", Path: item + "/artifacts/{name:.+}", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/octet-stream"},
 			Summary: "One artifact's bytes (KFP read_artifact), with its media type, ETag (its SHA-256) and ranges.", Handler: s.getArtifact},
-		{Method: "GET", Path: item + "/results.tar.gz", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+		{Method: "GET", Path: item + "/results.tar.gz", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/gzip"},
 			Summary: "Every artifact of a SUCCEEDED run as one tar.gz, each under its name (flowserv); 409 before.", Handler: s.runResults},
 	}
 }

@@ -23,7 +23,7 @@ type CSVRuns interface {
 
 func (s *Server) csvRoutes() []route {
 	return []route{
-		{Method: "GET", Path: "/api/v1/workflow-templates/" + idPattern + "/csv-template", Role: auth.Reader, Tag: "model-runs", Status: http.StatusOK,
+		{Method: "GET", Path: "/api/v1/workflow-templates/" + idPattern + "/csv-template", Role: auth.Reader, Tag: "model-runs", Status: http.StatusOK, Produces: []string{"text/csv"},
 			Summary: "The CSV header for runs of this workflow template: one column per field, input and output template, deferred resource and annotation.",
 			Handler: s.csvTemplate},
 		{Method: "POST", Path: "/api/v1/model-runs:csv", Role: auth.Writer, Tag: "model-runs", Status: http.StatusOK, Query: []string{"workflow_template_id", "dry_run"},

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-var pathVar = regexp.MustCompile(`\{([a-z_]+)(?::[^}]*(?:\{[^}]*\}[^}]*)*)?\}`)
+var pathVar = regexp.MustCompile(`\{([a-z_]+)(?::[^{}]*(?:\{[^{}]*\}[^{}]*)*)?\}`)
 
 // openAPIPath turns a mux template into an OpenAPI path: {id:regexp} becomes {id}.
 func openAPIPath(tmpl string) string {
@@ -67,7 +67,14 @@ func (s *Server) OpenAPI() map[string]any {
 			ok = http.StatusOK
 		}
 		responses := map[string]any{statusKey(ok): map[string]any{"description": http.StatusText(ok)}}
-		if strings.HasPrefix(rt.Path, "/api/v1/") && rt.Request == "" && rt.Method == "GET" && strings.Contains(rt.Path, "{id") && !strings.HasSuffix(rt.Path, "/history") {
+		switch {
+		case len(rt.Produces) > 0:
+			content := map[string]any{}
+			for _, mt := range rt.Produces {
+				content[mt] = map[string]any{"schema": map[string]any{"type": "string"}}
+			}
+			responses[statusKey(ok)] = map[string]any{"description": http.StatusText(ok), "content": content}
+		case rt.Tag != "runs" && strings.HasPrefix(rt.Path, "/api/v1/") && rt.Request == "" && rt.Method == "GET" && strings.Contains(rt.Path, "{id") && !strings.HasSuffix(rt.Path, "/history"):
 			responses[statusKey(ok)] = map[string]any{"description": "the record", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Record"}}}}
 		}
 		if !rt.Public {

@@ -74,6 +74,8 @@ type route struct {
 	Request  string
 	Body     map[string]any
 	BodyType string // media type of Body; JSON when empty
+	// Produces lists the media types of a success that is not JSON (PROV, CSV, files).
+	Produces []string
 	Query    []string
 	Status   int // success status
 }
