@@ -36,6 +36,9 @@ func (s *Runs) AddMetrics(ctx context.Context, runID string, ms []runs.Metric, a
 			}
 			return nil, provgraph.Errorf(provgraph.Forbidden, "only the executor that claimed run %s (%s) may report its metrics", runID, executor)
 		}
+		if st := runs.State(str(cur, "state")); !admin && st != runs.Running && st != runs.Canceling {
+			return nil, provgraph.Errorf(provgraph.Conflict, "run %s is %s: metrics are reported while it runs", runID, st)
+		}
 		rows := make([]map[string]any, len(ms))
 		for i, m := range ms {
 			step := int64(-1)

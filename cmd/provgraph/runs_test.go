@@ -156,6 +156,10 @@ func TestRunMetricsOverHTTP(t *testing.T) {
 	if r.Status != 200 || statusesOf(t, r) != "DUPLICATE,OK" {
 		t.Fatalf("second report: %d %s", r.Status, r.Body)
 	}
+	exec.do("POST", "/api/v1/runs/"+id+":complete", nil)
+	if r := report(exec, one); r.Status != 409 {
+		t.Fatalf("metrics after completion: %d %s", r.Status, r.Body)
+	}
 	var got struct{ Metrics []runs.Metric }
 	if r := user.do("GET", "/api/v1/runs/"+id+"/metrics", nil); r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || len(got.Metrics) != 3 {
 		t.Fatalf("metrics: %d %s", r.Status, r.Body)
