@@ -186,7 +186,11 @@ func readRun(ctx context.Context, tx neo4j.ManagedTransaction, id string) (runs.
 			OPTIONAL MATCH (o)-[g:WAS_GENERATED_BY]->(r)
 			RETURN collect({id:o.id, role:g.role}) AS outputs
 		}
-		RETURN r, events, outputs`, map[string]any{"id": id})
+		CALL (r) {
+			OPTIONAL MATCH (r)-[:WAS_INFORMED_BY {role:'previous_attempt'}]->(a:RunAttempt)
+			RETURN collect(a {.*}) AS attempts
+		}
+		RETURN r, events, outputs, attempts`, map[string]any{"id": id})
 	if err != nil {
 		return runs.Run{}, err
 	}
@@ -243,6 +247,16 @@ func toRun(rec *neo4j.Record) runs.Run {
 				r.Outputs = append(r.Outputs, runs.RunInput{ID: id, Role: strProp(o, "role")})
 			}
 		}
+		for _, x := range rec.Values[3].([]any) {
+			a := x.(map[string]any)
+			at := runs.Attempt{State: runs.State(strProp(a, "state")), Executor: strProp(a, "executor"), Message: strProp(a, "message"),
+				StartedAt: timeProp(a, "startedAtTime"), EndedAt: timeProp(a, "endedAtTime")}
+			if n, ok := a["attempt"].(int64); ok {
+				at.Attempt = int(n)
+			}
+			r.Attempts = append(r.Attempts, at)
+		}
+		slices.SortFunc(r.Attempts, func(a, b runs.Attempt) int { return a.Attempt - b.Attempt })
 	}
 	return r
 }

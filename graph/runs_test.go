@@ -172,7 +172,7 @@ func TestRunRetryAndReaper(t *testing.T) {
 	}
 	// Retry: the same run, a new attempt informed by the previous one.
 	r = mustDo(t, rs, r.ID, runs.OpRetry, actor)
-	if r.State != runs.Pending || r.Attempt != 2 || r.Executor != "" {
+	if r.State != runs.Pending || r.Attempt != 2 || r.Executor != "" || len(r.Attempts) != 1 || r.Attempts[0].State != runs.Errored || r.Attempts[0].Executor != executor.Subject {
 		t.Fatalf("retried %+v", r)
 	}
 	mustDo(t, rs, r.ID, runs.OpClaim, executor)

@@ -34,6 +34,18 @@ type Run struct {
 	Spec               json.RawMessage   `json:"spec,omitempty"`
 	Events             []Event           `json:"events,omitempty"`
 	Outputs            []RunInput        `json:"outputs,omitempty"`
+	// Attempts are the earlier attempts of a retried run, oldest first.
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is an ended attempt of a run that was retried.
+type Attempt struct {
+	Attempt   int        `json:"attempt"`
+	State     State      `json:"state"`
+	Executor  string     `json:"executor,omitempty"`
+	Message   string     `json:"message,omitempty"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
 }
 
 // View is the run as a view shows it: minimal is id and state; basic leaves out the
