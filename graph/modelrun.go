@@ -173,32 +173,35 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 	if len(params) == 0 {
 		return nil
 	}
-	recs, err := collect(ctx, tx, writeRunsCypher, map[string]any{"subject": a.Subject, "user": "agents/" + a.Subject, "name": a.Name, "runs": params})
+	slices.Sort(refs)
+	refs = slices.Compact(refs)
+	rec, err := run(ctx, tx, writeRunsCypher, map[string]any{"subject": a.Subject, "user": "agents/" + a.Subject, "name": a.Name,
+		"runs": params, "refs": refs, "guards": stripeKeys(refs)})
 	if err != nil {
 		return err
 	}
-	// Every run, with every relationship: a MATCH that found nothing would drop one
-	// silently (a record relabelled by a concurrent update).
-	if len(recs) != len(params) {
+	// Every run, with every relationship (a MATCH that found nothing would drop one
+	// silently: a record relabelled by a concurrent update), and nothing it names gone.
+	written, _ := rec.Get("written")
+	gone, _ := rec.Get("gone")
+	if written != int64(len(params)) || gone != int64(0) {
 		return errChanged
-	}
-	for _, rec := range recs {
-		if ok, _ := rec.Get("complete"); ok != true {
-			return errChanged
-		}
 	}
 	// The records are what was written; reading them back would only cost time.
 	for _, p := range params {
 		n := newRunNode(p)
 		results[at[p["id"].(string)]].Record = withProvJSON(toRecord(modelRunKind, n), n)
 	}
-	// Last, so the locks it takes are held only until the commit that follows.
-	return verifyRefs(ctx, tx, refs)
+	return nil
 }
 
 // writeRunsCypher writes runs and their relations; for an update the old version is
-// relabelled :Revision and keeps its own relations. It answers each run's node and
-// whether every relationship it should have was made.
+// relabelled :Revision and keeps its own relations. Then it locks one guard of each
+// record the runs link to and re-reads them: a concurrent delete either committed before
+// (and is seen) or waits for this commit and then sees the runs as dependents. Locking
+// last keeps the lock on a shared record (the workflow template every run names) to the
+// moments before commit. It answers how many runs got every relationship they should,
+// and how many named records are gone.
 const writeRunsCypher = `
 	MERGE (u:User:Agent {subject:$subject})
 	ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
@@ -243,7 +246,19 @@ const writeRunsCypher = `
 			AND orgs = CASE p.org WHEN '' THEN 0 ELSE 1 END AND studies = CASE p.study WHEN '' THEN 0 ELSE 1 END
 			AND (p.prev = 0 OR old IS NOT NULL) AS complete
 	}
-	RETURN complete`
+	WITH sum(CASE WHEN complete THEN 1 ELSE 0 END) AS written
+	CALL () {
+		UNWIND $guards AS key
+		MERGE (g:Guard {key:key})
+		SET g.locked_ = true REMOVE g.locked_
+	}
+	CALL () {
+		UNWIND $refs AS id
+		OPTIONAL MATCH (n:Record {id:id})
+		WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
+		RETURN count(id) AS gone
+	}
+	RETURN written, gone`
 
 // runParams are the parameters of one run in writeRunsCypher.
 func runParams(w runWrite, c runs.Context) map[string]any {
@@ -325,7 +340,7 @@ type runReads struct {
 // loadRunContexts reads every record the runs name (and, for an update, the run itself),
 // every record their workflow templates name, and the author, in one statement. Nothing
 // is locked here: a lock on a shared record (a workflow template, a modeller) held for the
-// whole transaction would serialise every registration; verifyRefs locks a guard of each
+// whole transaction would serialise every registration; the write locks a guard of each
 // and re-reads them just before commit.
 func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, author registry.Actor) (runReads, error) {
 	var ids, wfIDs []string
@@ -437,31 +452,6 @@ func lockGuards(ctx context.Context, tx neo4j.ManagedTransaction, keys []string)
 		MERGE (g:Guard {key:key})
 		SET g.locked_ = true REMOVE g.locked_`, map[string]any{"keys": keys})
 	return err
-}
-
-// verifyRefs locks one guard of each record the runs name and re-reads the records: a
-// concurrent delete (which locks every guard) either committed before and is seen here,
-// or waits for this commit and then sees the run as a dependent. It runs last, so its
-// locks are held only for the moments before commit.
-func verifyRefs(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) error {
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	stripe := rand.IntN(guardStripes)
-	rec, err := run(ctx, tx, `
-		UNWIND $ids AS id
-		MERGE (g:Guard {key: id + '#' + $stripe})
-		SET g.locked_ = true REMOVE g.locked_
-		WITH id
-		OPTIONAL MATCH (n:Record {id:id})
-		WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
-		RETURN count(id) AS gone`, map[string]any{"ids": ids, "stripe": fmt.Sprint(stripe)})
-	if err != nil {
-		return err
-	}
-	if n, _ := rec.Get("gone"); n != int64(0) {
-		return errChanged
-	}
-	return nil
 }
 
 // withProvJSON adds the PROV-JSON stored with a run to its record.

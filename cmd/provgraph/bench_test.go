@@ -12,6 +12,7 @@ func BenchmarkRegisterModelRunHTTP(b *testing.B) {
 	c := client{t: b, base: m.URL, token: testAdmin}
 	f := mustFixture(c)
 	doc := runDoc(f, f.dataset, "bench")
+	b.SetParallelism(4) // 8 clients on 2 CPUs, as scripts/bench's concurrency 8
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
