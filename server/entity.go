@@ -74,6 +74,7 @@ func (s *Server) create(route string, call func(r *http.Request, body []byte, ke
 		}
 		w.Header().Set("Location", "/api/v1/"+route+"/"+rec.ID)
 		rec.Links = recordLinks(route, rec.ID)
+		rec.ProvJSON = nil // links.prov has it; GET of the record carries it
 		writeJSON(w, http.StatusCreated, rec)
 	}
 }

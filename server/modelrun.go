@@ -46,5 +46,6 @@ func (s *Server) updateModelRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Links = recordLinks("model-runs", rec.ID)
+	rec.ProvJSON = nil // as for a create
 	writeJSON(w, http.StatusOK, rec)
 }
