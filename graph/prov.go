@@ -176,6 +176,8 @@ func provNode(n dbtype.Node) prov.Node {
 	}
 	if t, ok := provTypes[node.Kind]; ok {
 		node.Types = []string{t}
+	} else if slices.Contains(n.Labels, "SoftwareAgent") {
+		node.Types = []string{"prov:SoftwareAgent"} // an executor: whoever claims runs
 	}
 	if v, ok := n.Props["version"].(int64); ok {
 		node.Version = int(v)

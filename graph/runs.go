@@ -348,7 +348,7 @@ func apply(ctx context.Context, tx neo4j.ManagedTransaction, c runs.Change) (run
 		WITH u, r, attempt
 		CALL (u, r) {
 			WITH u, r WHERE $op = 'claim'
-			SET r.executor = $subject, r.lease_until = $until, r.startedAtTime = $now
+			SET r.executor = $subject, r.lease_until = $until, r.startedAtTime = $now, u:SoftwareAgent
 			CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'executor', time:$now}]->(u)
 		}
 		CALL (r) {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,6 +83,13 @@ func TestRunLifecycle(t *testing.T) {
 	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 2)
 	if err != nil {
 		t.Fatal(err)
+	}
+	software := false
+	for _, n := range doc.Nodes {
+		software = software || (n.ID == "agents/"+executor.Subject && slices.Contains(n.Types, "prov:SoftwareAgent"))
+	}
+	if !software {
+		t.Fatalf("the executor is not a prov:SoftwareAgent in %+v", doc.Nodes)
 	}
 	provtest.JudgeDocument(t, testBase, doc)
 }
