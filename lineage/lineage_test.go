@@ -1,0 +1,66 @@
+package lineage
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"provgraph"
+)
+
+func TestParseQuery(t *testing.T) {
+	p, _ := url.ParseQuery("direction=downstream&depth=7&kinds=Dataset,ModelRun,Dataset&include_agents=true&limit=20")
+	q, err := ParseQuery("x/01", p, 50)
+	if err != nil || q.Direction != Downstream || q.Depth != 7 || strings.Join(q.Kinds, ",") != "Dataset,ModelRun" || !q.IncludeAgents || q.Limit != 20 {
+		t.Fatalf("%+v %v", q, err)
+	}
+	if q, _ := ParseQuery("x", nil, 50); q.Direction != Upstream || q.Depth != DefaultDepth || q.Limit != DefaultLimit {
+		t.Fatalf("defaults %+v", q)
+	}
+	for raw, status := range map[string]int{"depth=0": 422, "depth=51": 422, "depth=x": 400, "direction=sideways": 400, "kinds=Data-set": 400,
+		"limit=0": 400, "include_agents=maybe": 400, "colour=red": 400} {
+		p, _ := url.ParseQuery(raw)
+		_, err := ParseQuery("x", p, 50)
+		e, ok := err.(*provgraph.Error)
+		got := 0
+		if ok {
+			got = e.Status
+			if got == 0 && e.Code == provgraph.Invalid {
+				got = 422
+			}
+		}
+		if got != status {
+			t.Errorf("%s: %v, want %d", raw, err, status)
+		}
+	}
+}
+
+func sample() Result {
+	return Result{Root: "d/3", Direction: "upstream", Depth: 3,
+		Nodes: []Node{{ID: "d/3", Kind: "Dataset", Name: `out "final"`}, {ID: "r/2", Kind: "ModelRun", Name: "run\nlabel"}, {ID: "d/1", Kind: "Dataset", Name: "in"}},
+		Edges: []Edge{{From: "d/3", To: "r/2", Type: "WAS_GENERATED_BY"}, {From: "r/2", To: "d/1", Type: "USED", Role: "forcing"}}}
+}
+
+func TestDOT(t *testing.T) {
+	var b strings.Builder
+	if err := DOT(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	dot := b.String()
+	for _, want := range []string{"rankdir=LR", `"d/3" -> "r/2"`, `label="USED\nforcing"`, `out \"final\"`, `run\nlabel`, "cluster_legend", Colour("ModelRun"), "penwidth=3"} {
+		if !strings.Contains(dot, want) {
+			t.Errorf("DOT lacks %q:\n%s", want, dot)
+		}
+	}
+	if strings.Count(dot, "{") != strings.Count(dot, "}") || strings.Contains(dot, "\nlabel") {
+		t.Errorf("DOT is not well formed:\n%s", dot)
+	}
+}
+
+func TestTree(t *testing.T) {
+	tree := Tree(sample())
+	want := "out \"final\" [Dataset] d/3\n  WAS_GENERATED_BY ← run label [ModelRun] r/2\n    USED ← in [Dataset] d/1\n"
+	if tree != want {
+		t.Fatalf("tree:\n%q\nwant\n%q", tree, want)
+	}
+}
