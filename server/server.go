@@ -43,6 +43,8 @@ type Server struct {
 	ModelRuns  ModelRuns
 	CSVRuns    CSVRuns
 	Runs       Runs
+	Lineage    Lineage
+	MaxDepth   int // of lineage queries
 	Artifacts  Artifacts
 	Provenance Provenance
 	Exporter   Exporter
@@ -129,6 +131,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.metricRoutes()...)
 	rs = append(rs, s.artifactRoutes()...)
 	rs = append(rs, s.runRoutes()...)
+	rs = append(rs, s.lineageRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)
 	for _, k := range registry.Kinds() {

@@ -159,6 +159,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
 		srv.Provenance = &graph.Provenance{DB: db}
+		srv.Lineage = &graph.Lineage{DB: db}
 		srv.Exporter = &graph.Provenance{DB: db}
 		srv.Health = db
 	}

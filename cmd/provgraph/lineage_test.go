@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLineageOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	out := c.mustCreate("datasets", map[string]any{"display_name": "Reef forecast", "name": "forecast", "description": "d", "location": "s3://bucket/forecast",
+		"license": "https://creativecommons.org/licenses/by/4.0/", "publisher_id": f.org, "created_date": "2024-03-01", "published_date": "2024-03-02"})
+	run := runDoc(f, f.dataset, "forecast run")
+	run["outputs"] = []any{map[string]any{"dataset_template_id": f.outTemplate, "dataset_id": out, "resources": map[string]string{"forcing": "f.nc"}}}
+	runID := c.mustCreate("model-runs", run)
+
+	r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), runID) || !strings.Contains(string(r.Body), f.dataset) || !strings.Contains(string(r.Body), `"truncated":false`) {
+		t.Fatalf("lineage: %d %s", r.Status, r.Body)
+	}
+	r = c.do("GET", "/api/v1/lineage/"+out+"/contributing-datasets?depth=3", nil)
+	nodes, _ := r.JSON(t)["nodes"].([]any)
+	if r.Status != 200 || len(nodes) != 2 {
+		t.Fatalf("contributing datasets: %d %s", r.Status, r.Body)
+	}
+	r = c.do("GET", "/api/v1/lineage/"+f.dataset+"/affected-agents?depth=3", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), f.person) {
+		t.Fatalf("affected agents: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3&format=dot", nil); r.Status != 200 || !strings.HasPrefix(string(r.Body), "digraph lineage") ||
+		!strings.HasPrefix(r.Header.Get("Content-Type"), "text/vnd.graphviz") {
+		t.Fatalf("dot: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3&format=tree", nil); r.Status != 200 || !strings.Contains(string(r.Body), "WAS_GENERATED_BY ←") {
+		t.Fatalf("tree: %d %s", r.Status, r.Body)
+	}
+	for q, want := range map[string]int{"?depth=0": 422, "?depth=51": 422, "?depth=x": 400, "?direction=sideways": 400, "?format=png": 400} {
+		if r := c.do("GET", "/api/v1/lineage/"+out+q, nil); r.Status != want {
+			t.Fatalf("%s: %d, want %d", q, r.Status, want)
+		}
+	}
+	if r := c.do("GET", "/api/v1/lineage/"+m.Config.IDPrefix+"/01J0000000000000000000000A", nil); r.Status != 404 {
+		t.Fatalf("unknown: %d", r.Status)
+	}
+	if r := (client{t: t, base: m.URL}).do("GET", "/api/v1/lineage/"+out, nil); r.Status != 401 {
+		t.Fatalf("no token: %d", r.Status)
+	}
+}

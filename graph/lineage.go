@@ -1,0 +1,159 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
+
+	"provgraph"
+	"provgraph/lineage"
+	"provgraph/prov"
+)
+
+// Lineage answers lineage questions by a breadth-first walk, one statement per level,
+// so that cost follows the nodes reached, never the number of paths to them (a DAG with
+// fan-in has exponentially many). Agents are leaves; run events and housekeeping nodes
+// are not lineage; superseded versions are followed only when asked.
+type Lineage struct{ DB *DB }
+
+// provRelTypes are the relationship types lineage follows.
+var provRelTypes = func() string {
+	var ts []string
+	for _, t := range prov.RelTypes() {
+		ts = append(ts, t.Neo4j())
+	}
+	return strings.Join(ts, "|")
+}()
+
+// Walk answers q.
+func (l *Lineage) Walk(ctx context.Context, q lineage.Query) (lineage.Result, error) {
+	v, err := l.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return walk(ctx, tx, q)
+	})
+	if err != nil {
+		return lineage.Result{}, err
+	}
+	return v.(lineage.Result), nil
+}
+
+func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (lineage.Result, error) {
+	res := lineage.Result{Root: q.ID, Direction: string(q.Direction), Depth: q.Depth, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
+	root, err := collect(ctx, tx, `MATCH (r:Record {id:$id}) RETURN r`, map[string]any{"id": q.ID})
+	if err != nil {
+		return res, err
+	}
+	if len(root) == 0 {
+		return res, provgraph.Errorf(provgraph.NotFound, "no record with id %q", q.ID)
+	}
+	rn := root[0].Values[0].(dbtype.Node)
+	seen := map[string]lineage.Node{rn.ElementId: lineageNode(rn, 0)}
+	order := []string{rn.ElementId}
+	edges := map[string]lineage.Edge{}
+	frontier := []string{rn.ElementId}
+	var patterns []string
+	if q.Direction != lineage.Downstream {
+		patterns = append(patterns, "(a)-[rel:"+provRelTypes+"]->(b)")
+	}
+	if q.Direction != lineage.Upstream {
+		patterns = append(patterns, "(a)<-[rel:"+provRelTypes+"]-(b)")
+	}
+	for depth := 1; depth <= q.Depth && len(frontier) > 0 && !res.Truncated; depth++ {
+		var next []string
+		for _, pattern := range patterns {
+			recs, err := collect(ctx, tx, fmt.Sprintf(`
+				UNWIND $frontier AS eid
+				MATCH (a) WHERE elementId(a) = eid
+				MATCH %s
+				WHERE (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
+					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent
+				RETURN b, elementId(startNode(rel)) AS from, elementId(endNode(rel)) AS to, type(rel) AS type, rel.role AS role
+				LIMIT $cap`, pattern),
+				map[string]any{"frontier": frontier, "versions": q.Versions, "agents": q.IncludeAgents, "cap": q.Limit * 4})
+			if err != nil {
+				return res, err
+			}
+			for _, r := range recs {
+				b := r.Values[0].(dbtype.Node)
+				if _, ok := seen[b.ElementId]; !ok {
+					if len(seen) >= q.Limit {
+						res.Truncated = true
+						continue
+					}
+					seen[b.ElementId] = lineageNode(b, depth)
+					order = append(order, b.ElementId)
+					// Agents are leaves: what else a person did is not this record's lineage.
+					if !slices.Contains(b.Labels, "Agent") {
+						next = append(next, b.ElementId)
+					}
+				}
+				from, to := str(r, "from"), str(r, "to")
+				key := from + "|" + to + "|" + str(r, "type") + "|" + str(r, "role")
+				edges[key] = lineage.Edge{From: from, To: to, Type: str(r, "type"), Role: str(r, "role")}
+			}
+			if len(recs) == q.Limit*4 {
+				res.Truncated = true
+			}
+		}
+		frontier = next
+	}
+	// Downstream, the agents of what was reached hang off it by arrows out: they are the
+	// agents affected. (Upstream walks reach them on their own.)
+	if q.IncludeAgents && q.Direction != lineage.Upstream && !res.Truncated {
+		recs, err := collect(ctx, tx, `
+			UNWIND $reached AS eid
+			MATCH (a) WHERE elementId(a) = eid AND NOT a:Agent
+			MATCH (a)-[rel:`+provRelTypes+`]->(b:Agent)
+			RETURN b, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
+			LIMIT $cap`, map[string]any{"reached": order, "cap": q.Limit * 4})
+		if err != nil {
+			return res, err
+		}
+		for _, r := range recs {
+			b := r.Values[0].(dbtype.Node)
+			if _, ok := seen[b.ElementId]; !ok {
+				if len(seen) >= q.Limit {
+					res.Truncated = true
+					continue
+				}
+				seen[b.ElementId] = lineageNode(b, seen[str(r, "from")].Depth+1)
+				order = append(order, b.ElementId)
+			}
+			key := str(r, "from") + "|" + str(r, "to") + "|" + str(r, "type") + "|" + str(r, "role")
+			edges[key] = lineage.Edge{From: str(r, "from"), To: str(r, "to"), Type: str(r, "type"), Role: str(r, "role")}
+		}
+	}
+	keep := map[string]bool{}
+	for _, eid := range order {
+		n := seen[eid]
+		if eid == rn.ElementId || len(q.Kinds) == 0 || slices.Contains(q.Kinds, n.Kind) {
+			res.Nodes = append(res.Nodes, n)
+			keep[eid] = true
+		}
+	}
+	for _, e := range edges {
+		if keep[e.From] && keep[e.To] {
+			res.Edges = append(res.Edges, lineage.Edge{From: seen[e.From].ID, To: seen[e.To].ID, Type: e.Type, Role: e.Role})
+		}
+	}
+	slices.SortFunc(res.Edges, func(a, b lineage.Edge) int {
+		return strings.Compare(a.From+a.To+a.Type+a.Role, b.From+b.To+b.Type+b.Role)
+	})
+	return res, nil
+}
+
+func lineageNode(n dbtype.Node, depth int) lineage.Node {
+	p := n.Props
+	out := lineage.Node{ID: provID(n), Kind: strProp(p, "kind"), Name: strProp(p, "name"), State: strProp(p, "state"), Depth: depth,
+		StartedAt: timeProp(p, "startedAtTime"), EndedAt: timeProp(p, "endedAtTime"), CreatedAt: timeProp(p, "created_at")}
+	if out.Kind == "" && len(n.Labels) > 0 {
+		out.Kind = n.Labels[0]
+	}
+	if v, ok := p["version"].(int64); ok {
+		out.Version = int(v)
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package graph
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"provgraph"
+	"provgraph/lineage"
+)
+
+func TestLineageWalk(t *testing.T) {
+	mr, doc, d, _ := runFixture(t)
+	later := strings.NewReplacer(`"start_time":1700000000`, `"start_time":1700007200`, `"end_time":1700003600`, `"end_time":1700010800`)
+	run1, err := mr.Register(t.Context(), []byte(doc(d[0], d[1])), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run2, err := mr.Register(t.Context(), []byte(later.Replace(doc(d[1], d[2]))), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Lineage{DB: MustDB(t)}
+	ask := func(id, params string) lineage.Result {
+		t.Helper()
+		q, err := lineage.ParseQuery(id, parseQuery(params), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Walk(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	ids := func(res lineage.Result) string {
+		var out []string
+		for _, n := range res.Nodes {
+			out = append(out, n.ID)
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	sorted := func(xs ...string) string { slices.Sort(xs); return strings.Join(xs, " ") }
+	if got := ids(ask(d[2], "depth=4&kinds=Dataset")); got != sorted(d[0], d[1], d[2]) {
+		t.Fatalf("contributing datasets of d2: %s", got)
+	}
+	up := ask(d[2], "depth=4")
+	if !strings.Contains(ids(up), run1.ID) || !strings.Contains(ids(up), run2.ID) || len(up.Edges) == 0 {
+		t.Fatalf("upstream: %s", ids(up))
+	}
+	for _, n := range up.Nodes {
+		if n.Kind == "Person" || n.Kind == "Organisation" || n.Kind == "User" {
+			t.Fatalf("agents without include_agents: %+v", n)
+		}
+	}
+	if got := ids(ask(d[0], "direction=downstream&depth=4&kinds=Dataset,ModelRun")); got != sorted(d[0], d[1], d[2], run1.ID, run2.ID) {
+		t.Fatalf("affected by d0: %s", got)
+	}
+	// Agents are leaves: the modeller is there, the runs the modeller did elsewhere are not
+	// reached through them.
+	withAgents := ask(run1.ID, "depth=3&include_agents=true")
+	if !slices.ContainsFunc(withAgents.Nodes, func(n lineage.Node) bool { return n.Kind == "Person" }) || strings.Contains(ids(withAgents), run2.ID) {
+		t.Fatalf("agents as leaves: %s", ids(withAgents))
+	}
+	if res := ask(d[2], "depth=4&limit=2"); !res.Truncated || len(res.Nodes) > 2 {
+		t.Fatalf("limit: %d nodes, truncated %v", len(res.Nodes), res.Truncated)
+	}
+	q, _ := lineage.ParseQuery("nope/01J0000000000000000000000A", nil, 50)
+	if _, err := l.Walk(t.Context(), q); code(err) != provgraph.NotFound {
+		t.Fatalf("unknown: %v", err)
+	}
+
+}
+
+func parseQuery(s string) map[string][]string {
+	out := map[string][]string{}
+	for _, kv := range strings.Split(s, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
+}

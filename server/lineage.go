@@ -1,0 +1,114 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+
+	"provgraph"
+	"provgraph/auth"
+	"provgraph/lineage"
+)
+
+// Lineage answers lineage questions.
+type Lineage interface {
+	Walk(ctx context.Context, q lineage.Query) (lineage.Result, error)
+}
+
+// MaxLineageDepth bounds ?depth= when the server is not told otherwise.
+const MaxLineageDepth = 50
+
+// Provena's named lineage questions: a direction, the kinds answered, and agents or not.
+var lineageQuestions = []struct {
+	name, direction, kinds, summary string
+	agents                          bool
+}{
+	{"contributing-datasets", "upstream", "Dataset", "Every dataset that contributed to a record, at any depth up to ?depth.", false},
+	{"contributing-agents", "upstream", "Person,Organisation", "Every person or organisation that contributed to a record.", true},
+	{"affected-datasets", "downstream", "Dataset", "Every dataset a record went into: what a bad input touched.", false},
+	{"affected-agents", "downstream", "Person,Organisation", "Every person or organisation whose work a record went into.", true},
+}
+
+func (s *Server) lineageRoutes() []route {
+	item := "/api/v1/lineage/" + idPattern
+	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "limit", "format"}
+	rs := make([]route, 0, len(lineageQuestions)+1)
+	for _, lq := range lineageQuestions {
+		rs = append(rs, route{Method: "GET", Path: item + "/" + lq.name, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK,
+			Query: []string{"depth", "limit", "format"}, Produces: []string{"application/json", "text/vnd.graphviz"},
+			Summary: lq.summary, Handler: s.lineageQuestion(lq.direction, lq.kinds, lq.agents)})
+	}
+	return append(rs, route{Method: "GET", Path: item, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: query,
+		Produces: []string{"application/json", "text/vnd.graphviz", "text/plain"},
+		Summary: "The lineage of a record: the distinct nodes and edges reached upstream, downstream or both, to ?depth (default 3); " +
+			"agents are leaves; truncated when ?limit cut it. ?format=json|dot|tree.",
+		Handler: s.lineage})
+}
+
+func (s *Server) maxLineageDepth() int {
+	if s.MaxDepth > 0 {
+		return s.MaxDepth
+	}
+	return MaxLineageDepth
+}
+
+func (s *Server) lineage(w http.ResponseWriter, r *http.Request) {
+	s.answerLineage(w, r, r.URL.Query())
+}
+
+func (s *Server) lineageQuestion(direction, kinds string, agents bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		params := url.Values{}
+		for k, v := range r.URL.Query() {
+			if k != "depth" && k != "limit" && k != "format" {
+				writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "unknown parameter",
+					Fields: []provgraph.FieldError{{Path: k, Message: "unknown parameter; this question takes depth, limit and format"}}})
+				return
+			}
+			params[k] = v
+		}
+		params.Set("direction", direction)
+		params.Set("kinds", kinds)
+		if agents {
+			params.Set("include_agents", "true")
+		}
+		s.answerLineage(w, r, params)
+	}
+}
+
+func (s *Server) answerLineage(w http.ResponseWriter, r *http.Request, params url.Values) {
+	q, err := lineage.ParseQuery(mux.Vars(r)["id"], params, s.maxLineageDepth())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	format := params.Get("format")
+	if format != "" && format != "json" && format != "dot" && format != "tree" {
+		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot or tree",
+			Fields: []provgraph.FieldError{{Path: "format", Message: "must be json, dot or tree"}}})
+		return
+	}
+	res, err := s.Lineage.Walk(r.Context(), q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	switch format {
+	case "dot":
+		var b bytes.Buffer
+		if err := lineage.DOT(&b, res); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
+		_, _ = w.Write(b.Bytes())
+	case "tree":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(lineage.Tree(res)))
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
