@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,23 +40,25 @@ type Health interface {
 
 // Server holds the HTTP API's dependencies; cmd/provgraph sets every field.
 type Server struct {
-	Registry   Registry
-	ModelRuns  ModelRuns
-	CSVRuns    CSVRuns
-	Runs       Runs
-	Lineage    Lineage
-	MaxDepth   int // of lineage queries
-	Artifacts  Artifacts
-	Provenance Provenance
-	Exporter   Exporter
-	BaseIRI    string
-	Schemas    Schemas
-	Health     Health
-	Auth       auth.Authenticator
-	Logger     zerolog.Logger
-	Metrics    *prometheus.Registry
-	MaxBody    int64
-	Version    string
+	Registry      Registry
+	ModelRuns     ModelRuns
+	CSVRuns       CSVRuns
+	Runs          Runs
+	Lineage       Lineage
+	MaxDepth      int // of lineage queries
+	Cypher        Cypher
+	CypherTimeout time.Duration
+	Artifacts     Artifacts
+	Provenance    Provenance
+	Exporter      Exporter
+	BaseIRI       string
+	Schemas       Schemas
+	Health        Health
+	Auth          auth.Authenticator
+	Logger        zerolog.Logger
+	Metrics       *prometheus.Registry
+	MaxBody       int64
+	Version       string
 
 	metrics metrics
 	routes  []route
@@ -132,6 +135,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.artifactRoutes()...)
 	rs = append(rs, s.runRoutes()...)
 	rs = append(rs, s.lineageRoutes()...)
+	rs = append(rs, s.cypherRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)
 	for _, k := range registry.Kinds() {

@@ -33,6 +33,8 @@ type Config struct {
 	// bounds one artifact.
 	ArtifactDir      string
 	MaxArtifactBytes int64
+	// CypherTimeout bounds a user's read-only Cypher query.
+	CypherTimeout time.Duration
 }
 
 // envConfig reads the environment; Check reports what is wrong with it.
@@ -62,6 +64,7 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		MaxBodyBytes:  1 << 20,
 		Neo4jWait:     30 * time.Second,
 		RunLease:      5 * time.Minute,
+		CypherTimeout: 5 * time.Second,
 		ArtifactDir:   get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
 
 		MaxArtifactBytes: 1 << 30,
@@ -79,6 +82,13 @@ func envConfig(getenv func(string) string) (Config, []string) {
 			bad = append(bad, fmt.Sprintf("PROVGRAPH_NEO4J_WAIT=%q must be a duration up to 60s, e.g. 30s", v))
 		}
 		c.Neo4jWait = d
+	}
+	if v := getenv("PROVGRAPH_CYPHER_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond || d > 5*time.Minute {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_CYPHER_TIMEOUT=%q must be a duration from 100ms to 5m, e.g. 5s", v))
+		}
+		c.CypherTimeout = d
 	}
 	if v := getenv("PROVGRAPH_RUN_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)

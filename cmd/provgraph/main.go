@@ -160,6 +160,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
 		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Lineage = &graph.Lineage{DB: db}
+		srv.Cypher, srv.CypherTimeout = db, cfg.CypherTimeout
 		srv.Exporter = &graph.Provenance{DB: db}
 		srv.Health = db
 	}
