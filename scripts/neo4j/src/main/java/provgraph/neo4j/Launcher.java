@@ -1,5 +1,9 @@
 package provgraph.neo4j;
 
+import java.io.IOException;
+import java.net.URL;
+import java.net.URLConnection;
+import java.net.URLStreamHandler;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -18,6 +22,17 @@ import org.neo4j.io.ByteUnit;
  */
 public final class Launcher {
     public static void main(String[] args) throws Exception {
+        // LOAD CSV must never reach the network either (Community Edition has no load
+        // privileges): this JVM has no handler for remote URLs at all.
+        URL.setURLStreamHandlerFactory(protocol -> switch (protocol) {
+            case "http", "https", "ftp" -> new URLStreamHandler() {
+                @Override
+                protected URLConnection openConnection(URL u) throws IOException {
+                    throw new IOException("this Neo4j loads nothing from " + protocol + " URLs");
+                }
+            };
+            default -> null;
+        });
         Path home = Path.of(env("NEO4J_HOME", "var/neo4j")).toAbsolutePath();
         String host = env("NEO4J_BOLT_HOST", "127.0.0.1");
         int port = Integer.parseInt(env("NEO4J_BOLT_PORT", "7687"));
