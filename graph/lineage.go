@@ -157,3 +157,64 @@ func lineageNode(n dbtype.Node, depth int) lineage.Node {
 	}
 	return out
 }
+
+// Path is how two records are connected: the shortest directed path from one to the
+// other, tried both ways (from depends on to: "upstream"; to depends on from:
+// "downstream"), never through an agent. No path is a result with no nodes.
+func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int) (lineage.Result, error) {
+	v, err := l.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res := lineage.Result{Root: from, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
+		ends, err := collect(ctx, tx, `UNWIND [$from, $to] AS id MATCH (n:Record {id:id}) RETURN n.id AS id`, map[string]any{"from": from, "to": to})
+		if err != nil {
+			return nil, err
+		}
+		found := map[string]bool{}
+		for _, r := range ends {
+			found[str(r, "id")] = true
+		}
+		var errs []provgraph.FieldError
+		for _, e := range []struct{ param, id string }{{"from", from}, {"to", to}} {
+			if !found[e.id] {
+				errs = append(errs, provgraph.FieldError{Path: e.param, Message: fmt.Sprintf("no record with id %q", e.id)})
+			}
+		}
+		if len(errs) > 0 {
+			return nil, &provgraph.Error{Code: provgraph.NotFound, Message: "no such record", Fields: errs}
+		}
+		for _, try := range []struct{ a, b, direction string }{{from, to, "upstream"}, {to, from, "downstream"}} {
+			recs, err := collect(ctx, tx, fmt.Sprintf(`
+				MATCH (a:Record {id:$a}), (b:Record {id:$b})
+				MATCH p = shortestPath((a)-[:%s*..%d]->(b))
+				WHERE all(n IN nodes(p)[1..-1] WHERE NOT n:Agent)
+				RETURN nodes(p) AS nodes, relationships(p) AS rels`, provRelTypes, maxDepth),
+				map[string]any{"a": try.a, "b": try.b})
+			if err != nil {
+				return nil, err
+			}
+			if len(recs) == 0 {
+				continue
+			}
+			res.Direction = try.direction
+			nodes, _ := recs[0].Get("nodes")
+			rels, _ := recs[0].Get("rels")
+			ids := map[string]string{}
+			for i, x := range nodes.([]any) {
+				n := x.(dbtype.Node)
+				ln := lineageNode(n, i)
+				ids[n.ElementId] = ln.ID
+				res.Nodes = append(res.Nodes, ln)
+			}
+			for _, x := range rels.([]any) {
+				r := x.(dbtype.Relationship)
+				res.Edges = append(res.Edges, lineage.Edge{From: ids[r.StartElementId], To: ids[r.EndElementId], Type: r.Type, Role: strProp(r.Props, "role")})
+			}
+			res.Depth = len(res.Edges)
+			return res, nil
+		}
+		return res, nil
+	})
+	if err != nil {
+		return lineage.Result{}, err
+	}
+	return v.(lineage.Result), nil
+}

@@ -16,6 +16,7 @@ import (
 // Lineage answers lineage questions.
 type Lineage interface {
 	Walk(ctx context.Context, q lineage.Query) (lineage.Result, error)
+	Path(ctx context.Context, from, to string, maxDepth int) (lineage.Result, error)
 }
 
 // MaxLineageDepth bounds ?depth= when the server is not told otherwise.
@@ -35,7 +36,10 @@ var lineageQuestions = []struct {
 func (s *Server) lineageRoutes() []route {
 	item := "/api/v1/lineage/" + idPattern
 	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "limit", "format"}
-	rs := make([]route, 0, len(lineageQuestions)+1)
+	rs := []route{{Method: "GET", Path: "/api/v1/lineage/path", Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: []string{"from", "to", "format"},
+		Produces: []string{"application/json", "text/vnd.graphviz", "text/plain"},
+		Summary:  "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent; no path is an empty result.",
+		Handler:  s.lineagePath}}
 	for _, lq := range lineageQuestions {
 		rs = append(rs, route{Method: "GET", Path: item + "/" + lq.name, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK,
 			Query: []string{"depth", "limit", "format"}, Produces: []string{"application/json", "text/vnd.graphviz"},
@@ -96,6 +100,11 @@ func (s *Server) answerLineage(w http.ResponseWriter, r *http.Request, params ur
 		writeError(w, r, err)
 		return
 	}
+	s.writeLineage(w, r, format, res)
+}
+
+// writeLineage answers a lineage result as JSON, DOT or a tree.
+func (s *Server) writeLineage(w http.ResponseWriter, r *http.Request, format string, res lineage.Result) {
 	switch format {
 	case "dot":
 		var b bytes.Buffer
@@ -108,7 +117,35 @@ func (s *Server) answerLineage(w http.ResponseWriter, r *http.Request, params ur
 	case "tree":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(lineage.Tree(res)))
-	default:
+	case "", "json":
 		writeJSON(w, http.StatusOK, res)
+	default:
+		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot or tree",
+			Fields: []provgraph.FieldError{{Path: "format", Message: "must be json, dot or tree"}}})
 	}
+}
+
+func (s *Server) lineagePath(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	var errs []provgraph.FieldError
+	for _, k := range []string{"from", "to"} {
+		if qs.Get(k) == "" {
+			errs = append(errs, provgraph.FieldError{Path: k, Message: "is required"})
+		}
+	}
+	for k := range qs {
+		if k != "from" && k != "to" && k != "format" {
+			errs = append(errs, provgraph.FieldError{Path: k, Message: "unknown parameter"})
+		}
+	}
+	if len(errs) > 0 {
+		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "give from and to", Fields: errs})
+		return
+	}
+	res, err := s.Lineage.Path(r.Context(), qs.Get("from"), qs.Get("to"), s.maxLineageDepth())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeLineage(w, r, qs.Get("format"), res)
 }

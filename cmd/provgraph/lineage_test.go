@@ -43,6 +43,24 @@ func TestLineageOverHTTP(t *testing.T) {
 	if r := c.do("GET", "/api/v1/lineage/"+m.Config.IDPrefix+"/01J0000000000000000000000A", nil); r.Status != 404 {
 		t.Fatalf("unknown: %d", r.Status)
 	}
+	// How two records are connected, both ways; unconnected ones have an empty path.
+	r = c.do("GET", "/api/v1/lineage/path?from="+out+"&to="+f.dataset, nil)
+	if r.Status != 200 || r.JSON(t)["direction"] != "upstream" || len(r.JSON(t)["nodes"].([]any)) != 3 {
+		t.Fatalf("path: %d %s", r.Status, r.Body)
+	}
+	r = c.do("GET", "/api/v1/lineage/path?from="+f.dataset+"&to="+out+"&format=tree", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), runID) {
+		t.Fatalf("path downstream as a tree: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/lineage/path?from="+f.study+"&to="+f.org, nil); r.Status != 200 || len(r.JSON(t)["nodes"].([]any)) != 0 {
+		t.Fatalf("no path: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/lineage/path?from="+out, nil); r.Status != 400 {
+		t.Fatalf("path without to: %d", r.Status)
+	}
+	if r := c.do("GET", "/api/v1/lineage/path?from="+out+"&to="+m.Config.IDPrefix+"/01J0000000000000000000000A", nil); r.Status != 404 {
+		t.Fatalf("path to nothing: %d", r.Status)
+	}
 	if r := (client{t: t, base: m.URL}).do("GET", "/api/v1/lineage/"+out, nil); r.Status != 401 {
 		t.Fatalf("no token: %d", r.Status)
 	}
