@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,29 @@ func TestLineageOverHTTP(t *testing.T) {
 	}
 	if r := (client{t: t, base: m.URL}).do("GET", "/api/v1/lineage/"+out, nil); r.Status != 401 {
 		t.Fatalf("no token: %d", r.Status)
+	}
+}
+
+func TestLineageCommand(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	run := runDoc(f, f.dataset, "cli run")
+	runID := c.mustCreate("model-runs", run)
+	env := map[string]string{"PROVGRAPH_NEO4J_URI": m.Config.Neo4jURI}
+	var stdout, stderr bytes.Buffer
+	cmd := rootCmd(&stdout, &stderr, func(k string) string { return env[k] })
+	cmd.SetArgs([]string{"lineage", f.dataset, "--direction", "downstream", "--depth", "2"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out := stdout.String(); !strings.HasPrefix(out, "Reef survey [Dataset] "+f.dataset) || !strings.Contains(out, "USED (of) ← cli run [ModelRun] "+runID) {
+		t.Fatalf("tree:\n%s", out)
+	}
+	stdout.Reset()
+	cmd = rootCmd(&stdout, &stderr, func(k string) string { return env[k] })
+	cmd.SetArgs([]string{"lineage", f.dataset, "--depth", "0"})
+	if err := cmd.Execute(); err == nil {
+		t.Fatal("depth 0 accepted")
 	}
 }

@@ -48,7 +48,7 @@ func rootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), openapiCmd(), exportCmd(stdout, stderr, getenv), &cobra.Command{
+	root.AddCommand(serveCmd(stdout, stderr, getenv), tokenCmd(stdout, getenv), openapiCmd(), exportCmd(stdout, stderr, getenv), lineageCmd(stdout, getenv), &cobra.Command{
 		Use: "version", Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
 	})
