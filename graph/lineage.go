@@ -54,6 +54,23 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 	order := []string{rn.ElementId}
 	edges := map[string]lineage.Edge{}
 	frontier := []string{rn.ElementId}
+	// reach records a row of (b, from, to, type, role) at depth; it says whether b is new.
+	reach := func(r *neo4j.Record, depth int) bool {
+		b := r.Values[0].(dbtype.Node)
+		fresh := false
+		if _, ok := seen[b.ElementId]; !ok {
+			if len(seen) >= q.Limit {
+				res.Truncated = true
+				return false
+			}
+			seen[b.ElementId] = lineageNode(b, depth)
+			order = append(order, b.ElementId)
+			fresh = true
+		}
+		from, to := str(r, "from"), str(r, "to")
+		edges[from+"|"+to+"|"+str(r, "type")+"|"+str(r, "role")] = lineage.Edge{From: from, To: to, Type: str(r, "type"), Role: str(r, "role")}
+		return fresh
+	}
 	var patterns []string
 	if q.Direction != lineage.Downstream {
 		patterns = append(patterns, "(a)-[rel:"+provRelTypes+"]->(b)")
@@ -77,22 +94,10 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 				return res, err
 			}
 			for _, r := range recs {
-				b := r.Values[0].(dbtype.Node)
-				if _, ok := seen[b.ElementId]; !ok {
-					if len(seen) >= q.Limit {
-						res.Truncated = true
-						continue
-					}
-					seen[b.ElementId] = lineageNode(b, depth)
-					order = append(order, b.ElementId)
-					// Agents are leaves: what else a person did is not this record's lineage.
-					if !slices.Contains(b.Labels, "Agent") {
-						next = append(next, b.ElementId)
-					}
+				// Agents are leaves: what else a person did is not this record's lineage.
+				if b := r.Values[0].(dbtype.Node); reach(r, depth) && !slices.Contains(b.Labels, "Agent") {
+					next = append(next, b.ElementId)
 				}
-				from, to := str(r, "from"), str(r, "to")
-				key := from + "|" + to + "|" + str(r, "type") + "|" + str(r, "role")
-				edges[key] = lineage.Edge{From: from, To: to, Type: str(r, "type"), Role: str(r, "role")}
 			}
 			if len(recs) == q.Limit*4 {
 				res.Truncated = true
@@ -113,17 +118,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			return res, err
 		}
 		for _, r := range recs {
-			b := r.Values[0].(dbtype.Node)
-			if _, ok := seen[b.ElementId]; !ok {
-				if len(seen) >= q.Limit {
-					res.Truncated = true
-					continue
-				}
-				seen[b.ElementId] = lineageNode(b, seen[str(r, "from")].Depth+1)
-				order = append(order, b.ElementId)
-			}
-			key := str(r, "from") + "|" + str(r, "to") + "|" + str(r, "type") + "|" + str(r, "role")
-			edges[key] = lineage.Edge{From: str(r, "from"), To: str(r, "to"), Type: str(r, "type"), Role: str(r, "role")}
+			reach(r, seen[str(r, "from")].Depth+1)
 		}
 	}
 	keep := map[string]bool{}

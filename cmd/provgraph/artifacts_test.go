@@ -20,13 +20,7 @@ func TestRunArtifactsOverHTTP(t *testing.T) {
 		c.ArtifactDir = filepath.Join(t.TempDir(), "artifacts")
 		c.MaxArtifactBytes = 1 << 10
 	})
-	as := func(role auth.Role, name string) client {
-		tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return client{t: t, base: m.URL, token: tok}
-	}
+	as := func(role auth.Role, name string) client { return tokenClient(t, m, role, name) }
 	user, exec, other, reader := as(auth.Writer, "user"), as(auth.Writer, "executor"), as(auth.Writer, "other"), as(auth.Reader, "reader")
 	r := user.do("POST", "/api/v1/runs", map[string]any{"name": "artifacts"})
 	if r.Status != 201 {

@@ -46,11 +46,9 @@ func exportCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comm
 }
 
 func export(ctx context.Context, cfg Config, format, out string, stdout, stderr io.Writer) (err error) {
-	openCtx, cancel := context.WithTimeout(ctx, cfg.Neo4jWait)
-	defer cancel()
-	db, err := graph.Open(openCtx, graph.Config{URI: cfg.Neo4jURI, User: cfg.Neo4jUser, Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase})
+	db, err := openGraph(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("%w (waited %s)", err, cfg.Neo4jWait)
+		return err
 	}
 	defer db.Close(context.Background())
 
@@ -129,4 +127,15 @@ func progressReporter(stderr io.Writer) (progress func(done, total int64), finis
 		}
 		_ = bar.Set64(done)
 	}, func() { _ = bar.Finish() }
+}
+
+// openGraph connects a command to Neo4j as the server would, waiting up to Neo4jWait.
+func openGraph(ctx context.Context, cfg Config) (*graph.DB, error) {
+	openCtx, cancel := context.WithTimeout(ctx, cfg.Neo4jWait)
+	defer cancel()
+	db, err := graph.Open(openCtx, graph.Config{URI: cfg.Neo4jURI, User: cfg.Neo4jUser, Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("%w (waited %s)", err, cfg.Neo4jWait)
+	}
+	return db, nil
 }

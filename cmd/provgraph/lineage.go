@@ -44,11 +44,9 @@ func lineageCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			openCtx, cancel := context.WithTimeout(ctx, cfg.Neo4jWait)
-			defer cancel()
-			db, err := graph.Open(openCtx, graph.Config{URI: cfg.Neo4jURI, User: cfg.Neo4jUser, Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase})
+			db, err := openGraph(ctx, cfg)
 			if err != nil {
-				return fmt.Errorf("%w (waited %s)", err, cfg.Neo4jWait)
+				return err
 			}
 			defer db.Close(context.Background())
 			res, err := (&graph.Lineage{DB: db}).Walk(ctx, q)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"provgraph/auth"
 	"strings"
 	"sync"
 	"testing"
@@ -546,4 +547,14 @@ func TestRegisterModelRunOverHTTP(t *testing.T) {
 	if recs, _ := r.JSON(t)["records"].([]any); len(recs) != 1 {
 		t.Fatalf("a refused run was written: %s", r.Body)
 	}
+}
+
+// tokenClient is a client with a new local token of role.
+func tokenClient(t testing.TB, m *Main, role auth.Role, name string) client {
+	t.Helper()
+	tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client{t: t, base: m.URL, token: tok}
 }

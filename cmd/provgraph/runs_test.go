@@ -13,13 +13,7 @@ func TestRunsOverHTTP(t *testing.T) {
 	m := mustMain(t, nil)
 	admin := client{t: t, base: m.URL, token: testAdmin}
 	f := mustFixture(admin)
-	as := func(role auth.Role, name string) client {
-		tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return client{t: t, base: m.URL, token: tok}
-	}
+	as := func(role auth.Role, name string) client { return tokenClient(t, m, role, name) }
 	user, exec, other, reader := as(auth.Writer, "user"), as(auth.Writer, "executor"), as(auth.Writer, "other"), as(auth.Reader, "reader")
 	r := user.do("POST", "/api/v1/runs", map[string]any{"name": "align", "kind": "task", "tags": map[string]string{"suite": m.Config.IDPrefix},
 		"inputs": []any{map[string]any{"id": f.dataset, "role": "reads"}}, "study_id": f.study,
@@ -119,13 +113,7 @@ func TestRunsOverHTTP(t *testing.T) {
 
 func TestRunMetricsOverHTTP(t *testing.T) {
 	m := mustMain(t, nil)
-	as := func(role auth.Role, name string) client {
-		tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return client{t: t, base: m.URL, token: tok}
-	}
+	as := func(role auth.Role, name string) client { return tokenClient(t, m, role, name) }
 	user, exec, other := as(auth.Writer, "user"), as(auth.Writer, "executor"), as(auth.Writer, "other")
 	id := user.do("POST", "/api/v1/runs", map[string]any{"name": "train"}).JSON(t)["id"].(string)
 	report := func(c client, body any) response {
