@@ -14,6 +14,8 @@ func TestDependencyRule(t *testing.T) {
 		"provgraph/runs":     {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
 		"provgraph/prov":     {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
 		"provgraph/schemas":  {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/lineage":  {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/cypher":   {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
 		"provgraph/graph":    {"provgraph/server", "gorilla/mux"},
 		"provgraph/server":   {"provgraph/graph", "neo4j-go-driver"},
 	}

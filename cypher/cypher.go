@@ -13,6 +13,14 @@ import (
 	"provgraph"
 )
 
+// Rows is the answer to a user's query: its columns, its rows as plain JSON values, and
+// whether the row limit cut it.
+type Rows struct {
+	Columns   []string         `json:"columns"`
+	Rows      []map[string]any `json:"rows"`
+	Truncated bool             `json:"truncated"`
+}
+
 // MaxQuery bounds the text of a query.
 const MaxQuery = 64 << 10
 

@@ -9,36 +9,30 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
 
 	"provgraph"
+	"provgraph/cypher"
 )
-
-// Rows is the answer to a user's Cypher query.
-type Rows struct {
-	Columns   []string         `json:"columns"`
-	Rows      []map[string]any `json:"rows"`
-	Truncated bool             `json:"truncated"`
-}
 
 // ReadCypher runs a user's query in a read transaction the database ends after timeout,
 // and reads at most maxRows rows. It is not retried: a user's query is theirs to resend.
-func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int) (Rows, error) {
+func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int) (cypher.Rows, error) {
 	s := db.session(ctx, neo4j.AccessModeRead)
 	defer s.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, timeout+2*time.Second) // the database's timeout first
 	defer cancel()
 	tx, err := s.BeginTransaction(ctx, neo4j.WithTxTimeout(timeout), neo4j.WithTxMetadata(map[string]any{"app": "provgraph", "kind": "user-cypher"}))
 	if err != nil {
-		return Rows{}, translate(err)
+		return cypher.Rows{}, translate(err)
 	}
 	defer tx.Close(context.WithoutCancel(ctx))
 	res, err := tx.Run(ctx, query, params)
 	if err != nil {
-		return Rows{}, userCypherError(err)
+		return cypher.Rows{}, userCypherError(err)
 	}
 	keys, err := res.Keys()
 	if err != nil {
-		return Rows{}, userCypherError(err)
+		return cypher.Rows{}, userCypherError(err)
 	}
-	out := Rows{Columns: keys, Rows: []map[string]any{}}
+	out := cypher.Rows{Columns: keys, Rows: []map[string]any{}}
 	for res.Next(ctx) {
 		if len(out.Rows) == maxRows {
 			out.Truncated = true
@@ -51,7 +45,7 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 		out.Rows = append(out.Rows, row)
 	}
 	if err := res.Err(); err != nil {
-		return Rows{}, userCypherError(err)
+		return cypher.Rows{}, userCypherError(err)
 	}
 	return out, nil
 }

@@ -10,12 +10,11 @@ import (
 	"provgraph"
 	"provgraph/auth"
 	"provgraph/cypher"
-	"provgraph/graph"
 )
 
 // Cypher runs users' read-only queries.
 type Cypher interface {
-	ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int) (graph.Rows, error)
+	ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int) (cypher.Rows, error)
 }
 
 // Bounds of user Cypher.
