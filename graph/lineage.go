@@ -73,10 +73,10 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 	}
 	var patterns []string
 	if q.Direction != lineage.Downstream {
-		patterns = append(patterns, "(a)-[rel:"+provRelTypes+"]->(b)")
+		patterns = append(patterns, "(s)-[rel:"+provRelTypes+"]->(b0)")
 	}
 	if q.Direction != lineage.Upstream {
-		patterns = append(patterns, "(a)<-[rel:"+provRelTypes+"]-(b)")
+		patterns = append(patterns, "(s)<-[rel:"+provRelTypes+"]-(b0)")
 	}
 	for depth := 1; depth <= q.Depth && len(frontier) > 0 && !res.Truncated; depth++ {
 		var next []string
@@ -84,10 +84,25 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			recs, err := collect(ctx, tx, fmt.Sprintf(`
 				UNWIND $frontier AS eid
 				MATCH (a) WHERE elementId(a) = eid
+				// Lineage sees the latest version: a record's relationships include those of
+				// its earlier versions, and an earlier version reached stands for the current
+				// record, unless versions were asked for.
+				CALL (a) {
+					OPTIONAL MATCH (a)-[:WAS_REVISION_OF*1..50]->(old:Revision) WHERE NOT $versions
+					WITH collect(old) AS olds
+					RETURN [a] + olds AS selves
+				}
+				UNWIND selves AS s
 				MATCH %s
-				WHERE (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
+				WHERE $versions OR type(rel) <> 'WAS_REVISION_OF'
+				OPTIONAL MATCH (cur:Record {id:b0.id}) WHERE b0:Revision AND NOT $versions
+				WITH a, s, rel, coalesce(cur, b0) AS b
+				WHERE b <> a AND (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
 					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent
-				RETURN b, elementId(startNode(rel)) AS from, elementId(endNode(rel)) AS to, type(rel) AS type, rel.role AS role
+				RETURN DISTINCT b,
+					CASE WHEN startNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS from,
+					CASE WHEN endNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS to,
+					type(rel) AS type, rel.role AS role
 				LIMIT $cap`, pattern),
 				map[string]any{"frontier": frontier, "versions": q.Versions, "agents": q.IncludeAgents, "cap": q.Limit * 4})
 			if err != nil {

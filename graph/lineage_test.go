@@ -82,3 +82,45 @@ func parseQuery(s string) map[string][]string {
 	}
 	return out
 }
+
+// Lineage sees the latest version: a dataset edited after a run used it is still that
+// run's input, and the run is still downstream of the dataset.
+func TestLineageSeesLatestVersions(t *testing.T) {
+	mr, doc, d, _ := runFixture(t)
+	svc, _ := mustService(t)
+	run, err := mr.Register(t.Context(), []byte(doc(d[0], d[1])), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := svc.Get(t.Context(), kind(t, "datasets"), d[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Update(t.Context(), kind(t, "datasets"), d[0], []byte(strings.Replace(string(cur.Record), `"description":"d"`, `"description":"fixed"`, 1)), actor, "fix"); err != nil {
+		t.Fatal(err)
+	}
+	l := &Lineage{DB: MustDB(t)}
+	walk := func(id, params string) lineage.Result {
+		q, err := lineage.ParseQuery(id, parseQuery(params), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Walk(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	has := func(res lineage.Result, id string, version int) bool {
+		return slices.ContainsFunc(res.Nodes, func(n lineage.Node) bool { return n.ID == id && (version == 0 || n.Version == version) })
+	}
+	if up := walk(run.ID, "depth=1"); !has(up, d[0], 2) {
+		t.Fatalf("the run's input, now at version 2, is missing upstream: %+v", up.Nodes)
+	}
+	if down := walk(d[0], "direction=downstream&depth=1"); !has(down, run.ID, 0) {
+		t.Fatalf("the run is missing downstream of the edited dataset: %+v", down.Nodes)
+	}
+	if old := walk(run.ID, "depth=1&versions=true"); !has(old, d[0]+"/versions/1", 0) {
+		t.Fatalf("with versions, the version the run used: %+v", old.Nodes)
+	}
+}
