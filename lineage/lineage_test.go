@@ -1,6 +1,7 @@
 package lineage
 
 import (
+	"encoding/xml"
 	"net/url"
 	"strings"
 	"testing"
@@ -62,5 +63,43 @@ func TestTree(t *testing.T) {
 	want := "out \"final\" [Dataset] d/3\n  WAS_GENERATED_BY ← run label [ModelRun] r/2\n    USED ← in [Dataset] d/1\n"
 	if tree != want {
 		t.Fatalf("tree:\n%q\nwant\n%q", tree, want)
+	}
+}
+
+func TestSVG(t *testing.T) {
+	var b strings.Builder
+	r := sample()
+	r.Nodes = append(r.Nodes, Node{ID: "x/<script>", Kind: "Person", Name: "<b>&"})
+	if err := SVG(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	rects, texts := 0, []string{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch x := tok.(type) {
+		case xml.StartElement:
+			if x.Name.Local == "rect" {
+				rects++
+			}
+		case xml.CharData:
+			texts = append(texts, string(x))
+		}
+	}
+	if _, err := xml.NewDecoder(strings.NewReader(svg)).Token(); err != nil || !strings.HasSuffix(svg, "</svg>") {
+		t.Fatalf("not well formed: %v", err)
+	}
+	all := strings.Join(texts, "|")
+	// 4 node boxes + 3 legend swatches; names escaped; the input is left of what used it.
+	if rects != 7 || !strings.Contains(all, "<b>&") || !strings.Contains(all, "ModelRun") || strings.Contains(svg, "<script>") {
+		t.Fatalf("rects %d, texts %q\n%s", rects, all, svg)
+	}
+	l := layers(sample())
+	if !(l["d/1"] < l["r/2"] && l["r/2"] < l["d/3"]) {
+		t.Fatalf("layers %v", l)
 	}
 }

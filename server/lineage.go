@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/gorilla/mux"
 
@@ -18,6 +19,9 @@ type Lineage interface {
 	Walk(ctx context.Context, q lineage.Query) (lineage.Result, error)
 	Path(ctx context.Context, from, to string, maxDepth int) (lineage.Result, error)
 }
+
+var errLineageFormat = &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot, svg or tree",
+	Fields: []provgraph.FieldError{{Path: "format", Message: "must be json, dot, svg or tree"}}}
 
 // MaxLineageDepth bounds ?depth= when the server is not told otherwise.
 const MaxLineageDepth = 50
@@ -37,18 +41,18 @@ func (s *Server) lineageRoutes() []route {
 	item := "/api/v1/lineage/" + idPattern
 	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "limit", "format"}
 	rs := []route{{Method: "GET", Path: "/api/v1/lineage/path", Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: []string{"from", "to", "format"},
-		Produces: []string{"application/json", "text/vnd.graphviz", "text/plain"},
+		Produces: []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"},
 		Summary:  "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent; no path is an empty result.",
 		Handler:  s.lineagePath}}
 	for _, lq := range lineageQuestions {
 		rs = append(rs, route{Method: "GET", Path: item + "/" + lq.name, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK,
-			Query: []string{"depth", "limit", "format"}, Produces: []string{"application/json", "text/vnd.graphviz"},
+			Query: []string{"depth", "limit", "format"}, Produces: []string{"application/json", "text/vnd.graphviz", "image/svg+xml"},
 			Summary: lq.summary, Handler: s.lineageQuestion(lq.direction, lq.kinds, lq.agents)})
 	}
 	return append(rs, route{Method: "GET", Path: item, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: query,
-		Produces: []string{"application/json", "text/vnd.graphviz", "text/plain"},
+		Produces: []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"},
 		Summary: "The lineage of a record: the distinct nodes and edges reached upstream, downstream or both, to ?depth (default 3); " +
-			"agents are leaves; truncated when ?limit cut it. ?format=json|dot|tree.",
+			"agents are leaves; truncated when ?limit cut it. ?format=json|dot|svg|tree.",
 		Handler: s.lineage})
 }
 
@@ -90,9 +94,8 @@ func (s *Server) answerLineage(w http.ResponseWriter, r *http.Request, params ur
 		return
 	}
 	format := params.Get("format")
-	if format != "" && format != "json" && format != "dot" && format != "tree" {
-		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot or tree",
-			Fields: []provgraph.FieldError{{Path: "format", Message: "must be json, dot or tree"}}})
+	if !slices.Contains([]string{"", "json", "dot", "svg", "tree"}, format) {
+		writeError(w, r, errLineageFormat)
 		return
 	}
 	res, err := s.Lineage.Walk(r.Context(), q)
@@ -114,14 +117,22 @@ func (s *Server) writeLineage(w http.ResponseWriter, r *http.Request, format str
 		}
 		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
 		_, _ = w.Write(b.Bytes())
+	case "svg":
+		var b bytes.Buffer
+		if err := lineage.SVG(&b, res); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		_, _ = w.Write(b.Bytes())
 	case "tree":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(lineage.Tree(res)))
 	case "", "json":
 		writeJSON(w, http.StatusOK, res)
 	default:
-		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot or tree",
-			Fields: []provgraph.FieldError{{Path: "format", Message: "must be json, dot or tree"}}})
+		writeError(w, r, errLineageFormat)
 	}
 }
 

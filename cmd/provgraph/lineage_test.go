@@ -33,6 +33,10 @@ func TestLineageOverHTTP(t *testing.T) {
 		!strings.HasPrefix(r.Header.Get("Content-Type"), "text/vnd.graphviz") {
 		t.Fatalf("dot: %d %s", r.Status, r.Body)
 	}
+	if r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3&format=svg", nil); r.Status != 200 || !strings.HasPrefix(string(r.Body), "<svg") ||
+		!strings.Contains(string(r.Body), `data-id="`+runID+`"`) || r.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Fatalf("svg: %d %.300s", r.Status, r.Body)
+	}
 	if r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3&format=tree", nil); r.Status != 200 || !strings.Contains(string(r.Body), "WAS_GENERATED_BY ←") {
 		t.Fatalf("tree: %d %s", r.Status, r.Body)
 	}
