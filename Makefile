@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build neo4j neo4j-stop vet fuzz judges clean demo bench
+.PHONY: run test build neo4j neo4j-stop vet fuzz judges clean demo bench lineage-bench
 
 build:
 	@mkdir -p bin
@@ -63,3 +63,11 @@ demo: build
 BENCHFLAGS ?=
 bench:
 	$(GO) run ./scripts/bench $(BENCHFLAGS)
+
+# Generates a synthetic graph (10^5 nodes by default, under its own id prefix) in the
+# running Neo4j, starts its own server and measures lineage upstream and downstream at
+# depth 5, 10 and 20 against Provena's query form. LINEAGEBENCHFLAGS, e.g.
+# LINEAGEBENCHFLAGS='-nodes 1000000 -reuse -out docs/benchmarks.md'.
+LINEAGEBENCHFLAGS ?=
+lineage-bench:
+	$(GO) run ./scripts/lineagebench $(LINEAGEBENCHFLAGS)
