@@ -24,8 +24,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"provgraph/scripts/internal/benchserver"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,7 +76,7 @@ type options struct {
 type bench struct {
 	opt    options
 	log    io.Writer
-	srv    *server
+	srv    *benchserver.Server
 	api    *apiclient.Client
 	raw    *rawWriter
 	f      fixture
@@ -123,10 +122,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 	if err != nil {
 		return err
 	}
-	b := &bench{opt: opt, log: stderr, prefix: "bench-" + time.Now().UTC().Format("20060102T150405") + "-" + randomHex(3)}
+	b := &bench{opt: opt, log: stderr, prefix: "bench-" + time.Now().UTC().Format("20060102T150405") + "-" + benchserver.RandomHex(3)}
 
 	fmt.Fprintf(stderr, "starting the server (id prefix %s, log %s/server.log)\n", b.prefix, dir)
-	b.srv, err = startServer(ctx, serverConfig{Bin: opt.bin, Neo4jURI: opt.neo4jURI, Prefix: b.prefix, Dir: dir, MaxBody: 64 << 20})
+	b.srv, err = benchserver.Start(ctx, benchserver.Config{Bin: opt.bin, Neo4jURI: opt.neo4jURI, Prefix: b.prefix, Dir: dir, MaxBody: 64 << 20})
 	if err != nil {
 		return err
 	}
@@ -202,12 +201,12 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 func (b *bench) measureOne(ctx context.Context, sectionName, label string, batch, c int, d time.Duration, o op) result {
 	ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
 	cpu0, _ := b.srv.CPU()
-	busy0, total0 := machineCPU()
+	busy0, total0 := benchserver.MachineCPU()
 	stopSampling := b.sampleLocks(ctx)
 	r := drive(ctx, ph, &b.seq, o)
 	r.Open, r.Blocked = stopSampling()
 	cpu1, _ := b.srv.CPU()
-	busy1, total1 := machineCPU()
+	busy1, total1 := benchserver.MachineCPU()
 	r.Section, r.Label, r.Batch = sectionName, label, batch
 	r.ServerCPU = cpu1 - cpu0
 	if total1 > total0 {
@@ -355,12 +354,4 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	}
 	o.args = args
 	return o, errors.Join(errs...)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
 }

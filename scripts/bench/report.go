@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"provgraph/scripts/internal/benchserver"
 	"runtime"
 	"slices"
 	"strconv"
@@ -22,7 +23,7 @@ type report struct {
 	Prefix  string
 	Fixture string
 	Results []result
-	Memory  Memory
+	Memory  benchserver.Memory
 	Options options
 }
 

@@ -15,8 +15,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"provgraph/scripts/internal/benchserver"
 	"slices"
 	"strings"
 	"syscall"
@@ -154,9 +153,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prefix := "lbench-srv-" + randomHex(3)
+	prefix := "lbench-srv-" + benchserver.RandomHex(3)
 	fmt.Fprintf(stderr, "starting the server (log %s/server.log)\n", dir)
-	srv, err := startServer(ctx, serverConfig{Bin: opt.bin, Neo4jURI: opt.neo4jURI, Prefix: prefix, Dir: dir, MaxBody: 1 << 20})
+	srv, err := benchserver.Start(ctx, benchserver.Config{Bin: opt.bin, Neo4jURI: opt.neo4jURI, Prefix: prefix, Dir: dir, MaxBody: 1 << 20})
 	if err != nil {
 		return err
 	}
@@ -372,12 +371,4 @@ func neo4jVersion(ctx context.Context, d neo4j.DriverWithContext) string {
 	}
 	v, _ := res.Records[0].Get("v")
 	return fmt.Sprint(v)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
 }

@@ -1,12 +1,20 @@
-package main
+// Package benchserver starts, measures and stops the provgraph process a benchmark
+// talks to: its own port, admin token, id prefix and token file, against the Neo4j the
+// caller names.
+package benchserver
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -14,9 +22,8 @@ import (
 	"provgraph/scripts/internal/apiclient"
 )
 
-// server is the provgraph process the benchmark starts, measures and stops (the same
-// way scripts/bench does).
-type server struct {
+// Server is the provgraph process the benchmark starts, measures and stops.
+type Server struct {
 	URL       string
 	Token     string
 	Prefix    string
@@ -27,9 +34,9 @@ type server struct {
 	done chan error
 }
 
-// serverConfig is how the benchmark runs the server: its own port, admin token, id
+// Config is how the benchmark runs the server: its own port, admin token, id
 // prefix and token file, and the Neo4j the caller names.
-type serverConfig struct {
+type Config struct {
 	Bin      string
 	Neo4jURI string
 	Prefix   string
@@ -37,15 +44,15 @@ type serverConfig struct {
 	MaxBody  int64
 }
 
-// startServer runs `provgraph serve` on a free port and waits until it is ready.
-func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
+// Start runs `provgraph serve` on a free port and waits until it is ready.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{
+	s := &Server{
 		URL:       fmt.Sprintf("http://127.0.0.1:%d", port),
-		Token:     "lbench-admin-" + randomHex(16),
+		Token:     "bench-admin-" + RandomHex(16),
 		Prefix:    cfg.Prefix,
 		LogPath:   filepath.Join(cfg.Dir, "server.log"),
 		TokenFile: filepath.Join(cfg.Dir, "tokens.json"),
@@ -96,9 +103,84 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	}
 }
 
+// Memory is the server's resident set: now and its peak (VmHWM) since it started.
+type Memory struct{ RSS, Peak int64 } // bytes
+
+// Memory reads /proc/<pid>/status.
+func (s *Server) Memory() (Memory, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return Memory{}, err
+	}
+	defer f.Close()
+	var m Memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (name != "VmHWM" && name != "VmRSS") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("/proc status %s: %q", name, val)
+		}
+		if name == "VmHWM" {
+			m.Peak = kb << 10
+		} else {
+			m.RSS = kb << 10
+		}
+	}
+	if m.Peak == 0 {
+		return m, errors.New("no VmHWM in /proc/<pid>/status")
+	}
+	return m, sc.Err()
+}
+
+// CPU is the processor time the server has used so far.
+func (s *Server) CPU() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces:
+	// utime and stime are the 12th and 13th, in clock ticks (USER_HZ, 100 on Linux).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected %q", s.cmd.Process.Pid, b)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// MachineCPU reads the whole machine's busy and total processor time from /proc/stat.
+func MachineCPU() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i >= 8 { // guest time is already counted in user time
+			break
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
 // Stop sends SIGTERM and waits for the server to finish the requests in flight (it
 // allows itself 30 s); after 40 s it is killed.
-func (s *server) Stop() error {
+func (s *Server) Stop() error {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return nil
 	}
@@ -134,4 +216,13 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// RandomHex is n random bytes in hex, for unique prefixes and tokens.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }
