@@ -15,11 +15,32 @@ import (
 
 // batchResult is one record's outcome in a batch answer.
 type batchResult struct {
-	Index  int              `json:"index"`
+	Index int `json:"index"`
+	outcome
+}
+
+// outcome is what became of one model run of a batch or a CSV row.
+type outcome struct {
 	Status int              `json:"status"`
 	ID     string           `json:"id,omitempty"`
 	Record *registry.Record `json:"record,omitempty"`
 	Error  *errorDetail     `json:"error,omitempty"`
+}
+
+// outcomeOf answers one result: its error, 200 when only checked, or 201 with the
+// record, which leaves out its PROV-JSON (an answer would be mostly that; links.prov has it).
+func outcomeOf(r *http.Request, res runs.Result, checkOnly bool) outcome {
+	switch {
+	case res.Err != nil:
+		code, detail := errorOf(r, res.Err)
+		return outcome{Status: code, Error: &detail}
+	case checkOnly:
+		return outcome{Status: http.StatusOK}
+	}
+	rec := res.Record
+	rec.Links = recordLinks("model-runs", rec.ID)
+	rec.ProvJSON = nil
+	return outcome{Status: http.StatusCreated, ID: rec.ID, Record: &rec}
 }
 
 var batchBody = map[string]any{
@@ -70,19 +91,7 @@ func (s *Server) registerBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]batchResult, len(results))
 	for i, res := range results {
-		out[i] = batchResult{Index: i, Status: http.StatusCreated}
-		switch {
-		case res.Err != nil:
-			code, detail := errorOf(r, res.Err)
-			out[i].Status, out[i].Error = code, &detail
-		case mode == runs.CheckOnly:
-			out[i].Status = http.StatusOK
-		default:
-			rec := res.Record
-			rec.Links = recordLinks("model-runs", rec.ID)
-			rec.ProvJSON = nil // a batch answer would be mostly PROV-JSON; links.prov has it
-			out[i].ID, out[i].Record = rec.ID, &rec
-		}
+		out[i] = batchResult{Index: i, outcome: outcomeOf(r, res, mode == runs.CheckOnly)}
 	}
 	code := http.StatusCreated
 	if mode != runs.AllOrNothing {

@@ -49,11 +49,8 @@ func (s *Server) csvTemplate(w http.ResponseWriter, r *http.Request) {
 }
 
 type csvResult struct {
-	Line   int              `json:"line"`
-	Status int              `json:"status"`
-	ID     string           `json:"id,omitempty"`
-	Record *registry.Record `json:"record,omitempty"`
-	Error  *errorDetail     `json:"error,omitempty"`
+	Line int `json:"line"`
+	outcome
 }
 
 func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
@@ -79,19 +76,7 @@ func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]csvResult, len(results))
 	for i, res := range results {
-		out[i] = csvResult{Line: res.Line, Status: http.StatusCreated}
-		switch {
-		case res.Err != nil:
-			code, detail := errorOf(r, res.Err)
-			out[i].Status, out[i].Error = code, &detail
-		case mode == runs.CheckOnly:
-			out[i].Status = http.StatusOK
-		default:
-			rec := res.Record
-			rec.Links = recordLinks("model-runs", rec.ID)
-			rec.ProvJSON = nil // as in batch answers
-			out[i].ID, out[i].Record = rec.ID, &rec
-		}
+		out[i] = csvResult{Line: res.Line, outcome: outcomeOf(r, res.Result, mode == runs.CheckOnly)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out})
 }
