@@ -3,6 +3,7 @@ package lineage
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -138,3 +139,6 @@ func Tree(r Result) string {
 	}
 	return b.String()
 }
+
+// Colours is the fill colour of every kind that has one (a copy: pages carry it).
+func Colours() map[string]string { return maps.Clone(colours) }

@@ -158,13 +158,12 @@ func (s *Server) authorize(need auth.Role, next http.HandlerFunc) http.HandlerFu
 func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
 	writeError := fail
 	return func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token, ok := bearer(r)
+		if !ok {
 			writeError(w, r, provgraph.Errorf(provgraph.Unauthorized, "send a bearer token: Authorization: Bearer <token>"))
 			return
 		}
-		p, err := s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
+		p, err := s.Auth.Authenticate(r.Context(), token)
 		if err != nil {
 			if provgraph.ErrorCode(err) == provgraph.Internal {
 				writeError(w, r, err)
@@ -184,6 +183,24 @@ func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(
 		log := zerolog.Ctx(ctx).With().Str("subject", p.Subject).Logger()
 		next(w, r.WithContext(log.WithContext(ctx)))
 	}
+}
+
+// bearer is the request's token: the Authorization header, or on a read the cookie of a
+// browser signed in to the web pages.
+func bearer(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		token = strings.TrimSpace(token)
+		return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
 }
 
 // readBody reads a bounded request body.

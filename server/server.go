@@ -107,6 +107,8 @@ func (s *Server) Handler() http.Handler {
 		h := rt.Handler
 		switch {
 		case rt.Public:
+		case rt.Tag == "ui":
+			h = s.authorizeWith(rt.Role, h, s.uiFail)
 		case rt.Tag == "provena":
 			h = s.authorizeWith(rt.Role, h, func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) })
 		default:
@@ -138,6 +140,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.cypherRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)
+	rs = append(rs, s.uiRoutes()...)
 	for _, k := range registry.Kinds() {
 		rs = append(rs, s.entityRoutes(k)...)
 	}

@@ -54,7 +54,7 @@ func mustMain(t testing.TB, edit func(*Config)) *Main {
 	if len(bad) > 0 {
 		t.Fatal(bad)
 	}
-	m := &Main{Config: cfg, Logger: zerolog.New(io.Discard), Out: io.Discard}
+	m := &Main{Config: cfg, Logger: testLogger(), Out: io.Discard}
 	if err := m.Run(t.Context()); err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -334,7 +334,7 @@ func TestNeo4jUnreachableAtStart(t *testing.T) {
 	cfg.Neo4jWait = 3 * time.Second
 	cfg.TokenFile = filepath.Join(t.TempDir(), "tokens.json")
 	cfg.Check()
-	m := &Main{Config: cfg, Logger: zerolog.New(io.Discard), Out: io.Discard}
+	m := &Main{Config: cfg, Logger: testLogger(), Out: io.Discard}
 	start := time.Now()
 	err := m.Run(t.Context())
 	if err == nil {
@@ -557,4 +557,11 @@ func tokenClient(t testing.TB, m *Main, role auth.Role, name string) client {
 		t.Fatal(err)
 	}
 	return client{t: t, base: m.URL, token: tok}
+}
+
+func testLogger() zerolog.Logger {
+	if os.Getenv("PROVGRAPH_TEST_LOG") != "" {
+		return zerolog.New(os.Stderr)
+	}
+	return zerolog.New(io.Discard)
 }
