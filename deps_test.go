@@ -16,6 +16,7 @@ func TestDependencyRule(t *testing.T) {
 		"provgraph/schemas":  {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
 		"provgraph/lineage":  {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
 		"provgraph/cypher":   {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/ui":       {"neo4j-go-driver", "gorilla/mux", "provgraph/graph", "provgraph/server", "net/http"},
 		"provgraph/graph":    {"provgraph/server", "gorilla/mux"},
 		"provgraph/server":   {"provgraph/graph", "neo4j-go-driver"},
 	}
