@@ -275,6 +275,7 @@ func (d *demo) print(w io.Writer, ids demoIDs, token string, created bool, turtl
 	} {
 		fmt.Fprintf(w, "  # %s\n  curl -s %s '%s%s'\n", l.what, auth, base, l.path)
 	}
+	fmt.Fprintf(w, "\nIn a browser (sign in with the token), the 2027 projection's lineage to click through:\n  %s/ui/lineage/%s?direction=upstream&depth=6\n", base, ids.states[3])
 	fmt.Fprintf(w, "\nIn Neo4j (cypher-shell or the browser), the lineage of the last projection:\n")
 	fmt.Fprintf(w, "  MATCH p = (:Dataset {id:'%s'})-[:WAS_GENERATED_BY|USED*1..6]->() RETURN p\n", ids.states[3])
 }
