@@ -42,21 +42,21 @@ func (l *Lineage) Walk(ctx context.Context, q lineage.Query) (lineage.Result, er
 
 func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (lineage.Result, error) {
 	res := lineage.Result{Root: q.ID, Direction: string(q.Direction), Depth: q.Depth, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
-	root, err := collect(ctx, tx, `MATCH (r:Record {id:$id}) RETURN r`, map[string]any{"id": q.ID})
+	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) RETURN `+lineageColumns, map[string]any{"id": q.ID})
 	if err != nil {
 		return res, err
 	}
 	if len(root) == 0 {
 		return res, provgraph.Errorf(provgraph.NotFound, "no record with id %q", q.ID)
 	}
-	rn := root[0].Values[0].(dbtype.Node)
+	rn := projectedNode(root[0])
 	seen := map[string]lineage.Node{rn.ElementId: lineageNode(rn, 0)}
 	order := []string{rn.ElementId}
 	edges := map[string]lineage.Edge{}
 	frontier := []string{rn.ElementId}
 	// reach records a row of (b, from, to, type, role) at depth; it says whether b is new.
 	reach := func(r *neo4j.Record, depth int) bool {
-		b := r.Values[0].(dbtype.Node)
+		b := projectedNode(r)
 		fresh := false
 		if _, ok := seen[b.ElementId]; !ok {
 			if len(seen) >= q.Limit {
@@ -99,7 +99,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 				WITH a, s, rel, coalesce(cur, b0) AS b
 				WHERE b <> a AND (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
 					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent
-				RETURN DISTINCT b,
+				RETURN DISTINCT `+lineageColumns+`,
 					CASE WHEN startNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS from,
 					CASE WHEN endNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS to,
 					type(rel) AS type, rel.role AS role
@@ -110,7 +110,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			}
 			for _, r := range recs {
 				// Agents are leaves: what else a person did is not this record's lineage.
-				if b := r.Values[0].(dbtype.Node); reach(r, depth) && !slices.Contains(b.Labels, "Agent") {
+				if b := projectedNode(r); reach(r, depth) && !slices.Contains(b.Labels, "Agent") {
 					next = append(next, b.ElementId)
 				}
 			}
@@ -127,7 +127,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			UNWIND $reached AS eid
 			MATCH (a) WHERE elementId(a) = eid AND NOT a:Agent
 			MATCH (a)-[rel:`+provRelTypes+`]->(b:Agent)
-			RETURN b, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
+			RETURN `+lineageColumns+`, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
 			LIMIT $cap`, map[string]any{"reached": order, "cap": q.Limit * 4})
 		if err != nil {
 			return res, err
@@ -154,6 +154,11 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 	})
 	return res, nil
 }
+
+// lineageColumns are the columns of a node b that lineageNode reads, read by
+// projectedNode: never the whole node, which for a model run holds its PROV-JSON.
+const lineageColumns = `elementId(b) AS eid, labels(b) AS labels,
+	b {.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at} AS props`
 
 func lineageNode(n dbtype.Node, depth int) lineage.Node {
 	p := n.Props
