@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -67,6 +68,20 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
+// cpuProfile records where the server spends CPU until it stops, for `go tool pprof`
+// (PROVGRAPH_CPU_PROFILE names the file; for measuring, not for production).
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("PROVGRAPH_CPU_PROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("PROVGRAPH_CPU_PROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	var firstToken bool
 	cmd := &cobra.Command{
@@ -79,6 +94,13 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 				return configError(bad)
 			}
 			tuneGC(getenv)
+			if path := getenv("PROVGRAPH_CPU_PROFILE"); path != "" {
+				stopProfile, err := cpuProfile(path)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			m := &Main{Config: cfg, Logger: newLogger(stderr, cfg.LogLevel), Out: stdout, FirstAdminToken: firstToken}
