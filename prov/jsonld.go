@@ -229,16 +229,7 @@ type orderedObject []kv
 
 func (o orderedObject) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, p := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(marshal(p.k))
-		b.WriteByte(':')
-		b.Write(marshal(p.v))
-	}
-	b.WriteByte('}')
+	appendJSON(&b, o)
 	return b.Bytes(), nil
 }
 
@@ -246,12 +237,67 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 // orderedObjects, which cannot fail.
 func marshal(v any) []byte {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
+	appendJSON(&b, v)
+	return b.Bytes()
+}
+
+// appendJSON writes v as compact JSON, as encoding/json would without HTML escaping. It
+// walks orderedObjects and lists itself and writes plain strings directly: encoding a
+// PROV document is on every registration's path, and json.Marshaler results are
+// re-scanned by encoding/json.
+func appendJSON(b *bytes.Buffer, v any) {
+	switch x := v.(type) {
+	case orderedObject:
+		b.WriteByte('{')
+		for i, p := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			appendJSON(b, p.k)
+			b.WriteByte(':')
+			appendJSON(b, p.v)
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			appendJSON(b, e)
+		}
+		b.WriteByte(']')
+	case string:
+		if plainJSONString(x) {
+			b.WriteByte('"')
+			b.WriteString(x)
+			b.WriteByte('"')
+			return
+		}
+		appendEncoded(b, x)
+	default:
+		appendEncoded(b, x)
+	}
+}
+
+// plainJSONString says whether s needs no escaping: printable ASCII without quote or
+// backslash.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func appendEncoded(b *bytes.Buffer, v any) {
+	enc := json.NewEncoder(b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		panic("prov: " + err.Error())
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	b.Truncate(b.Len() - 1) // Encode ends with a newline
 }
 
 func indentJSON(src []byte, prefix string) []byte {

@@ -272,15 +272,13 @@ func (e *provjsonEncoder) put(s *spool, key string, v any) {
 	if e.err != nil {
 		return
 	}
-	var b bytes.Buffer
 	if s.n > 0 {
-		b.WriteString(",\n    ")
+		s.mem.WriteString(",\n    ")
 	}
 	s.n++
-	b.Write(marshal(key))
-	b.WriteString(": ")
-	b.Write(marshal(v))
-	s.mem.Write(b.Bytes())
+	appendJSON(&s.mem, key)
+	s.mem.WriteString(": ")
+	appendJSON(&s.mem, v)
 }
 
 // spill moves every in-memory spool to a temporary file once together they
