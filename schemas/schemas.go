@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -156,11 +157,13 @@ func escape(tok string) string {
 // resolve to the last value, and returns its JSON pointer.
 func DuplicateKey(doc []byte) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
-	ptr, dup := dupValue(dec, "")
-	return ptr, dup
+	var path []string
+	return dupValue(dec, &path)
 }
 
-func dupValue(dec *json.Decoder, at string) (string, bool) {
+// dupValue reads one value; path holds the keys and indexes down to it, turned into a
+// pointer only when a duplicate is found (this runs on every request body).
+func dupValue(dec *json.Decoder, path *[]string) (string, bool) {
 	tok, err := dec.Token()
 	if err != nil {
 		return "", false
@@ -168,6 +171,12 @@ func dupValue(dec *json.Decoder, at string) (string, bool) {
 	d, ok := tok.(json.Delim)
 	if !ok {
 		return "", false
+	}
+	down := func(step string) (string, bool) {
+		*path = append(*path, step)
+		p, dup := dupValue(dec, path)
+		*path = (*path)[:len(*path)-1]
+		return p, dup
 	}
 	switch d {
 	case '{':
@@ -179,16 +188,16 @@ func dupValue(dec *json.Decoder, at string) (string, bool) {
 			}
 			key, _ := kt.(string)
 			if seen[key] {
-				return at + "/" + escape(key), true
+				return pointer(append(*path, key)), true
 			}
 			seen[key] = true
-			if p, dup := dupValue(dec, at+"/"+escape(key)); dup {
+			if p, dup := down(key); dup {
 				return p, true
 			}
 		}
 	case '[':
 		for i := 0; dec.More(); i++ {
-			if p, dup := dupValue(dec, fmt.Sprintf("%s/%d", at, i)); dup {
+			if p, dup := down(strconv.Itoa(i)); dup {
 				return p, true
 			}
 		}

@@ -85,3 +85,19 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestDuplicateKeyPointsAtTheRepeat(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"a":1,"a":2}`:                             "/a",
+		`{"inputs":[{"x":1},{"y":1,"y":2}]}`:        "/inputs/1/y",
+		`{"a/b":{"c~d":{"e":1,"e":2}}}`:             "/a~1b/c~0d/e",
+		`{"a":[[{"k":1}],[{"k":1},{"k":1,"k":0}]]}`: "/a/1/1/k",
+		`{"a":{"b":1},"c":{"b":1}}`:                 "",
+		`[{"a":1},{"a":1}]`:                         "",
+	} {
+		got, dup := DuplicateKey([]byte(doc))
+		if got != want || dup != (want != "") {
+			t.Errorf("%s: %q %v, want %q", doc, got, dup, want)
+		}
+	}
+}
