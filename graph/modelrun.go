@@ -370,8 +370,8 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 			MATCH (n:User {subject:$subject})
 			RETURN n
 		}
-		RETURN elementId(n) AS eid, labels(n) AS labels, n {`+provNodeProjection+`, .subject, .deleted_at,
-			document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END} AS props`,
+		RETURN collect({eid: elementId(n), labels: labels(n), props: n {`+provNodeProjection+`, .subject, .deleted_at,
+			document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END}}) AS nodes`,
 		map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject})
 	if err != nil {
 		return runReads{}, err
@@ -383,8 +383,7 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 	kinds := map[string]string{}
 	workflows := map[string]*runs.Workflow{}
 	templates := map[string]runs.DatasetTemplate{}
-	for _, r := range recs {
-		n := projectedNode(r)
+	for _, n := range collectedNodes(recs[0], "nodes") {
 		if slices.Contains(n.Labels, "User") {
 			out.user = n
 			continue

@@ -148,11 +148,28 @@ func projectedNode(r *neo4j.Record) dbtype.Node {
 	eid, _ := r.Get("eid")
 	ls, _ := r.Get("labels")
 	ps, _ := r.Get("props")
+	return nodeOf(eid, ls, ps)
+}
+
+// collectedNodes rebuilds the nodes of a column of maps {eid, labels, props}: a
+// statement that returns its nodes as one row costs one Bolt message, not one each.
+func collectedNodes(r *neo4j.Record, column string) []dbtype.Node {
+	v, _ := r.Get(column)
+	list, _ := v.([]any)
+	out := make([]dbtype.Node, 0, len(list))
+	for _, x := range list {
+		m := x.(map[string]any)
+		out = append(out, nodeOf(m["eid"], m["labels"], m["props"]))
+	}
+	return out
+}
+
+func nodeOf(eid, labels, props any) dbtype.Node {
 	n := dbtype.Node{ElementId: eid.(string), Props: map[string]any{}}
-	for _, l := range ls.([]any) {
+	for _, l := range labels.([]any) {
 		n.Labels = append(n.Labels, l.(string))
 	}
-	for k, v := range ps.(map[string]any) {
+	for k, v := range props.(map[string]any) {
 		if v != nil {
 			n.Props[k] = v
 		}
