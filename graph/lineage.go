@@ -42,7 +42,8 @@ func (l *Lineage) Walk(ctx context.Context, q lineage.Query) (lineage.Result, er
 
 func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (lineage.Result, error) {
 	res := lineage.Result{Root: q.ID, Direction: string(q.Direction), Depth: q.Depth, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
-	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) RETURN `+lineageColumns, map[string]any{"id": q.ID})
+	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) RETURN elementId(b) AS eid, labels(b) AS labels, `+lineageProps+` AS props`,
+		map[string]any{"id": q.ID})
 	if err != nil {
 		return res, err
 	}
@@ -55,8 +56,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 	edges := map[string]lineage.Edge{}
 	frontier := []string{rn.ElementId}
 	// reach records a row of (b, from, to, type, role) at depth; it says whether b is new.
-	reach := func(r *neo4j.Record, depth int) bool {
-		b := projectedNode(r)
+	reach := func(row map[string]any, b dbtype.Node, depth int) bool {
 		fresh := false
 		if _, ok := seen[b.ElementId]; !ok {
 			if len(seen) >= q.Limit {
@@ -67,8 +67,8 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			order = append(order, b.ElementId)
 			fresh = true
 		}
-		from, to := str(r, "from"), str(r, "to")
-		edges[from+"|"+to+"|"+str(r, "type")+"|"+str(r, "role")] = lineage.Edge{From: from, To: to, Type: str(r, "type"), Role: str(r, "role")}
+		e := lineage.Edge{From: strProp(row, "from"), To: strProp(row, "to"), Type: strProp(row, "type"), Role: strProp(row, "role")}
+		edges[e.From+"|"+e.To+"|"+e.Type+"|"+e.Role] = e
 		return fresh
 	}
 	var patterns []string
@@ -99,22 +99,24 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 				WITH a, s, rel, coalesce(cur, b0) AS b
 				WHERE b <> a AND (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
 					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent
-				RETURN DISTINCT `+lineageColumns+`,
+				WITH DISTINCT b,
 					CASE WHEN startNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS from,
 					CASE WHEN endNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS to,
 					type(rel) AS type, rel.role AS role
-				LIMIT $cap`, pattern),
+				LIMIT $cap
+				RETURN `+lineageRows, pattern),
 				map[string]any{"frontier": frontier, "versions": q.Versions, "agents": q.IncludeAgents, "cap": q.Limit * 4})
 			if err != nil {
 				return res, err
 			}
-			for _, r := range recs {
+			rows := rowsOf(recs[0])
+			for _, row := range rows {
 				// Agents are leaves: what else a person did is not this record's lineage.
-				if b := projectedNode(r); reach(r, depth) && !slices.Contains(b.Labels, "Agent") {
+				if b := nodeOf(row["eid"], row["labels"], row["props"]); reach(row, b, depth) && !slices.Contains(b.Labels, "Agent") {
 					next = append(next, b.ElementId)
 				}
 			}
-			if len(recs) == q.Limit*4 {
+			if len(rows) == q.Limit*4 {
 				res.Truncated = true
 			}
 		}
@@ -127,13 +129,14 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			UNWIND $reached AS eid
 			MATCH (a) WHERE elementId(a) = eid AND NOT a:Agent
 			MATCH (a)-[rel:`+provRelTypes+`]->(b:Agent)
-			RETURN `+lineageColumns+`, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
-			LIMIT $cap`, map[string]any{"reached": order, "cap": q.Limit * 4})
+			WITH b, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
+			LIMIT $cap
+			RETURN `+lineageRows, map[string]any{"reached": order, "cap": q.Limit * 4})
 		if err != nil {
 			return res, err
 		}
-		for _, r := range recs {
-			reach(r, seen[str(r, "from")].Depth+1)
+		for _, row := range rowsOf(recs[0]) {
+			reach(row, nodeOf(row["eid"], row["labels"], row["props"]), seen[strProp(row, "from")].Depth+1)
 		}
 	}
 	keep := map[string]bool{}
@@ -155,10 +158,25 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 	return res, nil
 }
 
-// lineageColumns are the columns of a node b that lineageNode reads, read by
-// projectedNode: never the whole node, which for a model run holds its PROV-JSON.
-const lineageColumns = `elementId(b) AS eid, labels(b) AS labels,
-	b {.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at} AS props`
+// lineageProps are the properties of a node b that lineageNode reads: never the whole
+// node, which for a model run holds its PROV-JSON.
+const lineageProps = `b {.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at}`
+
+// lineageRows gathers a level's rows of (b, from, to, type, role) into one list: one Bolt
+// message per level instead of one per edge.
+const lineageRows = `collect({eid: elementId(b), labels: labels(b), props: ` + lineageProps + `,
+	from: from, to: to, type: type, role: role}) AS rows`
+
+// rowsOf reads the list lineageRows returns.
+func rowsOf(r *neo4j.Record) []map[string]any {
+	v, _ := r.Get("rows")
+	list, _ := v.([]any)
+	rows := make([]map[string]any, len(list))
+	for i, x := range list {
+		rows[i] = x.(map[string]any)
+	}
+	return rows
+}
 
 func lineageNode(n dbtype.Node, depth int) lineage.Node {
 	p := n.Props
