@@ -206,10 +206,14 @@ func (p *Provenance) export(ctx context.Context, enc prov.Encoder, progress func
 			}
 		}
 	}
+	if total != done {
+		progress(done, done) // the count was an upper bound
+	}
 	return nil
 }
 
-// exportCount counts what an export will write, in one transaction.
+// exportCount counts what an export will write, in one transaction: at most that, since
+// repeated relations are counted before they are merged.
 func (p *Provenance) exportCount(ctx context.Context, o exportOptions) (int64, error) {
 	v, err := p.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		var total int64
@@ -217,7 +221,9 @@ func (p *Provenance) exportCount(ctx context.Context, o exportOptions) (int64, e
 			m := o.match(g, false)
 			for _, q := range []string{
 				m + " RETURN count(n) AS n",
-				m + " MATCH (n)-[r]->(m) WHERE " + exportRelFilter + " " + exportRelGroup + " RETURN count(*) AS n",
+				// Relations the export merges are counted each: grouping them here would hold
+				// every relation of the graph in memory at once.
+				m + " MATCH (n)-[r]->(m) WHERE " + exportRelFilter + " RETURN count(r) AS n",
 			} {
 				rec, err := run(ctx, tx, q, o.params())
 				if err != nil {
