@@ -348,7 +348,11 @@ func apply(ctx context.Context, tx neo4j.ManagedTransaction, c runs.Change) (run
 		WITH u, r, attempt
 		CALL (u, r) {
 			WITH u, r WHERE $op = 'claim'
-			SET r.executor = $subject, r.lease_until = $until, r.startedAtTime = $now, u:SoftwareAgent
+			SET r.executor = $subject, r.lease_until = $until, r.startedAtTime = $now
+			// Labelled once: setting a label takes the node's write lock even when it is
+			// there, and every claim of one executor would then wait on (and deadlock
+			// with) the others, which hold its shared lock from their own events.
+			FOREACH (_ IN CASE WHEN u:SoftwareAgent THEN [] ELSE [1] END | SET u:SoftwareAgent)
 			CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'executor', time:$now}]->(u)
 		}
 		CALL (r) {

@@ -312,6 +312,7 @@ const rawTransitionCypher = `
 		CALL (u, r) {
 			WITH u, r WHERE $op = 'claim'
 			SET r.executor = $subject, r.lease_until = $until, r.startedAtTime = $now
+			FOREACH (_ IN CASE WHEN u:SoftwareAgent THEN [] ELSE [1] END | SET u:SoftwareAgent)
 			CREATE (r)-[:WAS_ASSOCIATED_WITH {role:'executor', time:$now}]->(u)
 		}
 		CALL (r) {
