@@ -42,7 +42,7 @@ func (l *Lineage) Walk(ctx context.Context, q lineage.Query) (lineage.Result, er
 
 func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (lineage.Result, error) {
 	res := lineage.Result{Root: q.ID, Direction: string(q.Direction), Depth: q.Depth, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
-	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) RETURN elementId(b) AS eid, labels(b) AS labels, `+lineageProps+` AS props`,
+	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) RETURN elementId(b) AS eid, labels(b) AS labels, b `+lineageProps+` AS props`,
 		map[string]any{"id": q.ID})
 	if err != nil {
 		return res, err
@@ -158,13 +158,13 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 	return res, nil
 }
 
-// lineageProps are the properties of a node b that lineageNode reads: never the whole
-// node, which for a model run holds its PROV-JSON.
-const lineageProps = `b {.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at}`
+// lineageProps projects the properties of a node that lineageNode reads: never the
+// whole node, which for a model run holds its PROV-JSON.
+const lineageProps = `{.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at}`
 
 // lineageRows gathers a level's rows of (b, from, to, type, role) into one list: one Bolt
 // message per level instead of one per edge.
-const lineageRows = `collect({eid: elementId(b), labels: labels(b), props: ` + lineageProps + `,
+const lineageRows = `collect({eid: elementId(b), labels: labels(b), props: b ` + lineageProps + `,
 	from: from, to: to, type: type, role: role}) AS rows`
 
 // rowsOf reads the list lineageRows returns.
@@ -219,7 +219,8 @@ func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int) (line
 				MATCH (a:Record {id:$a}), (b:Record {id:$b})
 				MATCH p = shortestPath((a)-[:%s*..%d]->(b))
 				WHERE all(n IN nodes(p)[1..-1] WHERE NOT n:Agent)
-				RETURN nodes(p) AS nodes, relationships(p) AS rels`, provRelTypes, maxDepth),
+				RETURN [n IN nodes(p) | {eid: elementId(n), labels: labels(n), props: n `+lineageProps+`}] AS nodes,
+					relationships(p) AS rels`, provRelTypes, maxDepth),
 				map[string]any{"a": try.a, "b": try.b})
 			if err != nil {
 				return nil, err
@@ -228,11 +229,9 @@ func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int) (line
 				continue
 			}
 			res.Direction = try.direction
-			nodes, _ := recs[0].Get("nodes")
 			rels, _ := recs[0].Get("rels")
 			ids := map[string]string{}
-			for i, x := range nodes.([]any) {
-				n := x.(dbtype.Node)
+			for i, n := range collectedNodes(recs[0], "nodes") {
 				ln := lineageNode(n, i)
 				ids[n.ElementId] = ln.ID
 				res.Nodes = append(res.Nodes, ln)
