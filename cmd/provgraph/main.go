@@ -211,6 +211,7 @@ type Main struct {
 	db        *graph.DB
 	http      *http.Server
 	stopReap  context.CancelFunc
+	reaped    chan struct{} // closed when the reaper has stopped
 	done      chan error
 	closeOnce sync.Once
 	closeErr  error
@@ -314,8 +315,10 @@ func (m *Main) Close() error {
 func (m *Main) startReaper(r *runs.Runs, lease time.Duration) {
 	ctx, stop := context.WithCancel(context.Background())
 	m.stopReap = stop
+	m.reaped = make(chan struct{})
 	every := min(lease/10, 30*time.Second)
 	go func() {
+		defer close(m.reaped)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -336,6 +339,7 @@ func (m *Main) startReaper(r *runs.Runs, lease time.Duration) {
 func (m *Main) close() error {
 	if m.stopReap != nil {
 		m.stopReap()
+		<-m.reaped // a reap in flight must end before the database closes under it
 	}
 	var errs []error
 	if m.http != nil {

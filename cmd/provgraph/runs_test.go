@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"provgraph/auth"
 	"provgraph/runs"
@@ -175,4 +176,16 @@ func statusesOf(t *testing.T, r response) string {
 		s = append(s, x.Status)
 	}
 	return strings.Join(s, ",")
+}
+
+// Close waits for the lease reaper: closing the database while a reap was in flight was
+// a data race in the driver's pool (seen by -race in a failing run).
+func TestCloseWaitsForTheReaper(t *testing.T) {
+	for range 5 {
+		m := mustMain(t, func(c *Config) { c.RunLease = 10 * time.Millisecond })
+		time.Sleep(30 * time.Millisecond) // a reap every millisecond meanwhile
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
