@@ -66,6 +66,8 @@ type options struct {
 	neo4jDB              string
 	args                 []string
 
+	pairs, pairsC     int // interleaved raw/API phases: how many pairs, at what concurrency
+
 	lifeConcurrencies []int
 	lifeDuration      time.Duration
 	lifeHeartbeats    int
@@ -96,6 +98,7 @@ func sections() []section {
 	return []section{
 		{"raw", "the run's graph in one hand-written Cypher write transaction per run (Go driver, no validation reads)", (*bench).rawSection},
 		{"api", "POST /api/v1/model-runs, one run per request", (*bench).apiSection},
+		{"pairs", "raw and API phases interleaved, so that the database warming up or the machine's load drifting moves both sides of each ratio alike", (*bench).pairsSection},
 		{"batch", "POST /api/v1/model-runs:batch (atomic), many runs per request", (*bench).batchSection},
 		{"lifecycle", "tracked runs: create → claim → heartbeats → metrics → complete, through the API and as the same Cypher straight on Neo4j", (*bench).lifecycleSection},
 	}
@@ -267,6 +270,28 @@ func (b *bench) apiSection(ctx context.Context) ([]result, error) {
 	return b.measure(ctx, "api", "API single", 1, b.opt.concurrencies, b.opt.duration, postRun(b.api, b.f)), nil
 }
 
+// pairsSection runs -pairs pairs of a raw and an API phase at -pairs-c, one right after
+// the other, in alternating order (raw first, then API first, …): each pair's ratio is
+// measured under the same conditions, and the report gives every ratio and their median.
+func (b *bench) pairsSection(ctx context.Context) ([]result, error) {
+	var out []result
+	for i := 1; i <= b.opt.pairs; i++ {
+		raw := func() result {
+			return b.measureOne(ctx, "pairs", fmt.Sprintf("raw Cypher, pair %d", i), 1, b.opt.pairsC, b.opt.duration, b.raw.write)
+		}
+		api := func() result {
+			return b.measureOne(ctx, "pairs", fmt.Sprintf("API single, pair %d", i), 1, b.opt.pairsC, b.opt.duration, postRun(b.api, b.f))
+		}
+		if i%2 == 1 {
+			out = append(out, raw(), api())
+		} else {
+			a := api()
+			out = append(out, raw(), a)
+		}
+	}
+	return out, nil
+}
+
 func (b *bench) batchSection(ctx context.Context) ([]result, error) {
 	why, err := probeBatch(ctx, b.api)
 	if err != nil {
@@ -306,7 +331,9 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.StringVar(&bconc, "batch-c", "1,8", "concurrencies of the batch phases")
 	fs.IntVar(&o.batchInFlight, "batch-inflight", 1000, "skip batch phases with more records than this in flight (size × concurrency)")
 	fs.IntVar(&o.datasets, "datasets", 256, "datasets in the fixture (each run uses 4 in a row of the pool)")
-	fs.StringVar(&secs, "sections", "raw,api,batch,lifecycle", "sections to run, in their fixed order")
+	fs.StringVar(&secs, "sections", "raw,api,pairs,batch,lifecycle", "sections to run, in their fixed order")
+	fs.IntVar(&o.pairs, "pairs", 3, "interleaved raw/API pairs in the pairs section")
+	fs.IntVar(&o.pairsC, "pairs-c", 8, "concurrency of the pairs section")
 	fs.StringVar(&lconc, "lifecycle-c", "8", "concurrencies of the lifecycle phases (raw and API)")
 	fs.DurationVar(&o.lifeDuration, "lifecycle-duration", 10*time.Second, "length of each lifecycle phase (the lifecycles in flight at the end still count)")
 	fs.IntVar(&o.lifeHeartbeats, "lifecycle-heartbeats", 10, "heartbeats per lifecycle")

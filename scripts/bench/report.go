@@ -125,6 +125,15 @@ func (rep report) Markdown() string {
 			p("| API rate / raw rate, c=%d | (none) | %.0f%% (%.1f / %.1f runs/s) | |\n", c, share*100, api.Rate(), raw.Rate())
 		}
 	}
+	if shares := rep.pairShares(); len(shares) > 0 {
+		var each []string
+		for _, x := range shares {
+			each = append(each, fmt.Sprintf("%.0f%%", x*100))
+		}
+		med := median(shares)
+		p("| API rate / raw rate, c=%d, median of %d interleaved pairs | ≥ %.0f%% | %.0f%% (pairs: %s) | %s |\n",
+			rep.Options.pairsC, len(shares), targetAPIShare*100, med*100, strings.Join(each, ", "), verdict(med >= targetAPIShare))
+	}
 	for _, size := range rep.Options.batchSizes {
 		for _, c := range rep.Options.batchConcurrencies {
 			batch, ok1 := rep.find("batch", c, size)
@@ -240,4 +249,26 @@ func commandLine(args []string) string {
 		return "make bench"
 	}
 	return "make bench BENCHFLAGS='" + strings.Join(args, " ") + "'"
+}
+
+// pairShares are the API/raw rate ratios of the pairs section, pair by pair.
+func (rep report) pairShares() []float64 {
+	var out []float64
+	for i := 1; ; i++ {
+		raw, ok1 := rep.find("pairs", rep.Options.pairsC, 1, fmt.Sprintf("raw Cypher, pair %d", i))
+		api, ok2 := rep.find("pairs", rep.Options.pairsC, 1, fmt.Sprintf("API single, pair %d", i))
+		if !ok1 || !ok2 || raw.Rate() == 0 {
+			return out
+		}
+		out = append(out, api.Rate()/raw.Rate())
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
