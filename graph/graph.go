@@ -23,6 +23,9 @@ type Config struct {
 	User     string
 	Password string
 	Database string
+	// NoRetry makes a transient error, such as a deadlock Neo4j broke, fail at once
+	// instead of being retried: tests use it to see such errors.
+	NoRetry bool
 }
 
 // DB is a connection pool to one Neo4j database.
@@ -41,6 +44,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// Fail fast while the database is away: callers get 503 and retry, rather than
 		// holding connections for the driver's default 30 s of retries.
 		c.MaxTransactionRetryTime = 5 * time.Second
+		if cfg.NoRetry {
+			c.MaxTransactionRetryTime = 0
+		}
 		c.ConnectionAcquisitionTimeout = 5 * time.Second
 		c.SocketConnectTimeout = 2 * time.Second
 		c.MaxConnectionPoolSize = 100

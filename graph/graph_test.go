@@ -42,6 +42,22 @@ func MustDB(t testing.TB) *DB {
 	return testDB
 }
 
+// noRetryDB is a second pool to the test database that does not retry transient errors.
+func noRetryDB(t testing.TB) *DB {
+	t.Helper()
+	uri := os.Getenv("PROVGRAPH_NEO4J_URI")
+	if uri == "" {
+		uri = "bolt://127.0.0.1:7687"
+	}
+	db, err := Open(t.Context(), Config{URI: uri, Database: "neo4j", NoRetry: true,
+		User: os.Getenv("PROVGRAPH_NEO4J_USER"), Password: os.Getenv("PROVGRAPH_NEO4J_PASSWORD")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return db
+}
+
 // testPrefix isolates a test's records in the one shared database.
 func testPrefix(t testing.TB) string {
 	b := make([]byte, 6)

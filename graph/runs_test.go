@@ -165,6 +165,30 @@ func TestRunHeartbeatsConcurrently(t *testing.T) {
 	}
 }
 
+// One executor's claims run at once without deadlocking. Retries are off, so a deadlock
+// Neo4j broke would fail a claim: claims once set the executor's label every time, took
+// its node's write lock, and deadlocked with each other.
+func TestConcurrentClaimsDoNotDeadlock(t *testing.T) {
+	rs, store, _ := runService(t)
+	strict := &runs.Runs{Store: &Runs{DB: noRetryDB(t), IDs: store.IDs}, Schemas: rs.Schemas, IDs: rs.IDs, Now: time.Now, Lease: time.Minute}
+	ids := make([]string, 64)
+	for i := range ids {
+		ids[i] = mustRun(t, rs, `{"name":"claimed"}`).ID
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, id := range ids {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if _, err := strict.Do(t.Context(), id, runs.OpClaim, executor, false, "", nil); err != nil {
+				t.Errorf("claim %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestRunRetryAndReaper(t *testing.T) {
 	rs, store, _ := runService(t)
 	r := mustRun(t, rs, `{"name":"flaky"}`)

@@ -66,7 +66,7 @@ type options struct {
 	neo4jDB              string
 	args                 []string
 
-	pairs, pairsC     int // interleaved raw/API phases: how many pairs, at what concurrency
+	pairs, pairsC int // interleaved raw/API phases: how many pairs, at what concurrency
 
 	lifeConcurrencies []int
 	lifeDuration      time.Duration
