@@ -5,15 +5,15 @@ package schemas
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -154,56 +154,35 @@ func escape(tok string) string {
 }
 
 // DuplicateKey finds the first object key given twice, which encoding/json would silently
-// resolve to the last value, and returns its JSON pointer.
+// resolve to the last value, and returns its JSON pointer. jsontext's decoder refuses
+// duplicate names by default and says where, without building anything.
 func DuplicateKey(doc []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	var path []string
-	return dupValue(dec, &path)
+	d := jsontext.NewDecoder(bytes.NewReader(asDecoded(doc)), jsontext.AllowInvalidUTF8(true))
+	_, err := d.ReadValue()
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return string(se.JSONPointer), true
+	}
+	return "", false
 }
 
-// dupValue reads one value; path holds the keys and indexes down to it, turned into a
-// pointer only when a duplicate is found (this runs on every request body).
-func dupValue(dec *json.Decoder, path *[]string) (string, bool) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", false
+// asDecoded replaces each byte that is not UTF-8 with U+FFFD, as encoding/json does when
+// it decodes: keys that differ only there are the same key to it.
+func asDecoded(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return "", false
-	}
-	down := func(step string) (string, bool) {
-		*path = append(*path, step)
-		p, dup := dupValue(dec, path)
-		*path = (*path)[:len(*path)-1]
-		return p, dup
-	}
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return "", false
-			}
-			key, _ := kt.(string)
-			if seen[key] {
-				return pointer(append(*path, key)), true
-			}
-			seen[key] = true
-			if p, dup := down(key); dup {
-				return p, true
-			}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:n]...)
 		}
-	case '[':
-		for i := 0; dec.More(); i++ {
-			if p, dup := down(strconv.Itoa(i)); dup {
-				return p, true
-			}
-		}
+		b = b[n:]
 	}
-	_, _ = dec.Token() // closing delimiter
-	return "", false
+	return out
 }
 
 // noNetwork refuses every remote schema: all our schemas are embedded.
