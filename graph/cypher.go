@@ -19,18 +19,26 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 	defer s.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, timeout+2*time.Second) // the database's timeout first
 	defer cancel()
+	// Our own deadline passing is the time limit too, however the driver words it: on a
+	// loaded machine it can come before the database's.
+	fail := func(err error) (cypher.Rows, error) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return cypher.Rows{}, errTimeLimit
+		}
+		return cypher.Rows{}, userCypherError(err)
+	}
 	tx, err := s.BeginTransaction(ctx, neo4j.WithTxTimeout(timeout), neo4j.WithTxMetadata(map[string]any{"app": "provgraph", "kind": "user-cypher"}))
 	if err != nil {
-		return cypher.Rows{}, translate(err)
+		return fail(err)
 	}
 	defer tx.Close(context.WithoutCancel(ctx))
 	res, err := tx.Run(ctx, query, params)
 	if err != nil {
-		return cypher.Rows{}, userCypherError(err)
+		return fail(err)
 	}
 	keys, err := res.Keys()
 	if err != nil {
-		return cypher.Rows{}, userCypherError(err)
+		return fail(err)
 	}
 	out := cypher.Rows{Columns: keys, Rows: []map[string]any{}}
 	for res.Next(ctx) {
@@ -45,10 +53,12 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 		out.Rows = append(out.Rows, row)
 	}
 	if err := res.Err(); err != nil {
-		return cypher.Rows{}, userCypherError(err)
+		return fail(err)
 	}
 	return out, nil
 }
+
+var errTimeLimit = provgraph.Errorf(provgraph.Invalid, "the query ran longer than its time limit and was stopped")
 
 // userCypherError says what the database refused, in its own words for mistakes in the
 // query (those are the user's), and maps the rest as every other database error.
@@ -57,13 +67,13 @@ func userCypherError(err error) error {
 	if errors.As(err, &nerr) {
 		switch {
 		case nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOut" || nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
-			return provgraph.Errorf(provgraph.Invalid, "the query ran longer than its time limit and was stopped")
+			return errTimeLimit
 		case nerr.Classification() == "ClientError":
 			return provgraph.InvalidFields("Neo4j refused the query", []provgraph.FieldError{{Path: "/query", Message: nerr.Code + ": " + nerr.Msg}})
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return provgraph.Errorf(provgraph.Invalid, "the query ran longer than its time limit and was stopped")
+		return errTimeLimit
 	}
 	return translate(err)
 }

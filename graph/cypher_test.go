@@ -1,11 +1,15 @@
 package graph
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"provgraph"
 )
 
 // The database itself, not only our check of the query text, refuses to load files or
@@ -26,5 +30,17 @@ func TestDatabaseLoadsNoFilesAndNoURLs(t *testing.T) {
 	// Writes fail in a read transaction whatever the text.
 	if _, err := db.ReadCypher(t.Context(), "CREATE (n:Evil) RETURN n", nil, 5*time.Second, 10); err == nil {
 		t.Fatal("a write ran in a read transaction")
+	}
+}
+
+// When our own deadline passes before the database stops the query (a loaded machine),
+// the answer is still the time limit, not "the database is unavailable".
+func TestReadCypherOwnDeadlineIsTheTimeLimit(t *testing.T) {
+	db := MustDB(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	_, err := db.ReadCypher(ctx, "UNWIND range(1, 1000000000) AS i WITH i WHERE i < 0 RETURN count(i)", nil, 30*time.Second, 10)
+	if provgraph.ErrorCode(err) != provgraph.Invalid || !strings.Contains(err.Error(), "time limit") {
+		t.Fatalf("got %v", err)
 	}
 }
