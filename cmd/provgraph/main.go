@@ -268,7 +268,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.http.Serve(ln) }()
 	m.Logger.Info().Str("url", m.URL).Msg("serving")
-	fmt.Fprintf(m.Out, "provgraph is serving at %s (API under %s/api/v1, OpenAPI at %s/openapi.json)\n", m.URL, m.URL, m.URL)
+	fmt.Fprintf(m.Out, "provgraph is serving at %s (API under %s/api/v1, OpenAPI at %s/openapi.json, lineage pages at %s/ui/)\n", m.URL, m.URL, m.URL, m.URL)
 	return nil
 }
 

@@ -75,6 +75,20 @@
       return c;
     };
     for (const id of nodes.keys()) place(id);
+    // Then each thing moves right to just before the first thing that depends on it, so a
+    // forcing file used by the third run is drawn by that run, not at the far left.
+    const dependents = new Map();
+    for (const [from, tos] of deps) {
+      for (const to of tos) {
+        if (!dependents.has(to)) dependents.set(to, []);
+        dependents.get(to).push(from);
+      }
+    }
+    const byColumn = [...col.keys()].sort((a, b) => col.get(b) - col.get(a));
+    for (const id of byColumn) {
+      const ds = (dependents.get(id) || []).filter((d) => col.has(d) && d !== id);
+      if (ds.length) col.set(id, Math.max(col.get(id), Math.min(...ds.map((d) => col.get(d))) - 1));
+    }
     return col;
   }
 
@@ -240,6 +254,7 @@
     try {
       merge(await fetchLineage(root, direction, depth, agents));
       draw();
+      graph.querySelector(`g.node[data-id="${CSS.escape(root)}"]`)?.scrollIntoView({ block: "center", inline: "center" });
     } catch (err) {
       graph.replaceChildren();
       fail(err);
