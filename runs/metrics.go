@@ -27,10 +27,6 @@ func (s *Runs) ReportMetrics(ctx context.Context, id string, ms []Metric, actor 
 	if len(ms) == 0 || len(ms) > MaxMetrics {
 		return nil, provgraph.InvalidFields("a report holds 1 to 1000 metrics", []provgraph.FieldError{{Path: "/metrics", Message: fmt.Sprintf("has %d metrics", len(ms))}})
 	}
-	store, ok := s.Store.(MetricStore)
-	if !ok {
-		return nil, provgraph.Errorf(provgraph.Internal, "this store keeps no metrics")
-	}
 	results := make([]MetricResult, len(ms))
 	var valid []Metric
 	var at []int
@@ -50,7 +46,7 @@ func (s *Runs) ReportMetrics(ctx context.Context, id string, ms []Metric, actor 
 		valid, at = append(valid, m), append(at, i)
 	}
 	if len(valid) > 0 {
-		fresh, err := store.AddMetrics(ctx, id, valid, actor, admin, s.Now().UTC())
+		fresh, err := s.Store.AddMetrics(ctx, id, valid, actor, admin, s.Now().UTC())
 		if err != nil {
 			return nil, err
 		}
@@ -68,11 +64,7 @@ func (s *Runs) Metrics(ctx context.Context, id string) ([]Metric, error) {
 	if !registry.ValidID(id) {
 		return nil, registry.ErrNotFound("run", id)
 	}
-	store, ok := s.Store.(MetricStore)
-	if !ok {
-		return nil, provgraph.Errorf(provgraph.Internal, "this store keeps no metrics")
-	}
-	return store.Metrics(ctx, id)
+	return s.Store.Metrics(ctx, id)
 }
 
 // Key identifies a metric within its run.

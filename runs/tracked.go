@@ -102,6 +102,7 @@ type RunStore interface {
 	AddArtifact(ctx context.Context, a ArtifactCreate) (Artifact, error)
 	ListArtifacts(ctx context.Context, runID string) ([]Artifact, error)
 	GetArtifact(ctx context.Context, runID, name string) (Artifact, error)
+	MetricStore
 }
 
 // Runs is the tracked-run service.

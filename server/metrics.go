@@ -39,11 +39,6 @@ func (s *Server) metricRoutes() []route {
 	}
 }
 
-func (s *Server) metricService() (RunMetrics, bool) {
-	m, ok := s.Runs.(RunMetrics)
-	return m, ok
-}
-
 func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -59,12 +54,7 @@ func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, provgraph.InvalidFields(`the body must be {"metrics": [{"name", "node_id", "value", "step"?}, …]}`, []provgraph.FieldError{{Path: "/metrics", Message: err.Error()}}))
 		return
 	}
-	svc, ok := s.metricService()
-	if !ok {
-		writeError(w, r, provgraph.Errorf(provgraph.Internal, "no metric service"))
-		return
-	}
-	res, err := svc.ReportMetrics(r.Context(), mux.Vars(r)["id"], req.Metrics, actor(r), principal(r.Context()).Role.Allows(auth.Admin))
+	res, err := s.Runs.ReportMetrics(r.Context(), mux.Vars(r)["id"], req.Metrics, actor(r), principal(r.Context()).Role.Allows(auth.Admin))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -73,12 +63,7 @@ func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) runMetrics(w http.ResponseWriter, r *http.Request) {
-	svc, ok := s.metricService()
-	if !ok {
-		writeError(w, r, provgraph.Errorf(provgraph.Internal, "no metric service"))
-		return
-	}
-	ms, err := svc.Metrics(r.Context(), mux.Vars(r)["id"])
+	ms, err := s.Runs.Metrics(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -23,6 +23,7 @@ type Runs interface {
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Archive(ctx context.Context, id string, archived bool, actor registry.Actor) (runs.Run, error)
 	Delete(ctx context.Context, id string, actor registry.Actor, reason string, purge, admin bool) error
+	RunMetrics
 }
 
 // runOps are the lifecycle operations with a route each; terminate and abort are what
