@@ -150,15 +150,20 @@ func newMetrics(reg prometheus.Registerer) metrics {
 
 // authorize authenticates the bearer token and checks the route's role.
 func (s *Server) authorize(need auth.Role, next http.HandlerFunc) http.HandlerFunc {
-	return s.authorizeWith(need, next, writeError)
+	return s.authorizeWith(need, next, writeError, false)
 }
 
 // authorizeWith is authorize answering failures with fail (compatibility routes speak
-// their own error shape).
-func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
+// their own error shape); cookie says whether a signed-in browser's cookie is honoured.
+func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(http.ResponseWriter, *http.Request, error), cookie bool) http.HandlerFunc {
 	writeError := fail
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
+		token, fromCookie, ok := bearer(r, cookie)
+		if fromCookie {
+			// Only this browser's own cache may keep what its cookie opened.
+			w.Header().Set("Cache-Control", "private, no-store")
+			w.Header().Add("Vary", "Cookie")
+		}
 		if !ok {
 			writeError(w, r, provgraph.Errorf(provgraph.Unauthorized, "send a bearer token: Authorization: Bearer <token>"))
 			return
@@ -185,22 +190,22 @@ func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(
 	}
 }
 
-// bearer is the request's token: the Authorization header, or on a read the cookie of a
-// browser signed in to the web pages.
-func bearer(r *http.Request) (string, bool) {
+// bearer is the request's token: the Authorization header, or, where cookie allows it and
+// only on a read, the cookie of a browser signed in to the web pages.
+func bearer(r *http.Request, cookie bool) (token string, fromCookie, ok bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, token, ok := strings.Cut(h, " ")
+		scheme, token, found := strings.Cut(h, " ")
 		token = strings.TrimSpace(token)
-		return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+		return token, false, found && strings.EqualFold(scheme, "Bearer") && token != ""
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return "", false
+	if !cookie || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return "", false, false
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return "", false
+		return "", false, false
 	}
-	return c.Value, true
+	return c.Value, true, true
 }
 
 // readBody reads a bounded request body.

@@ -108,15 +108,22 @@ func (s *Server) Handler() http.Handler {
 		switch {
 		case rt.Public:
 		case rt.Tag == "ui":
-			h = s.authorizeWith(rt.Role, h, s.uiFail)
+			h = s.authorizeWith(rt.Role, h, s.uiFail, true)
 		case rt.Tag == "provena":
-			h = s.authorizeWith(rt.Role, h, func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) })
+			h = s.authorizeWith(rt.Role, h, func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) }, false)
 		default:
-			h = s.authorize(rt.Role, h)
+			h = s.authorizeWith(rt.Role, h, writeError, cookieRoute(rt))
 		}
 		r.HandleFunc(rt.Path, h).Methods(rt.Method)
 	}
 	return r
+}
+
+// cookieRoute says whether a signed-in browser's cookie opens rt: only reads that any
+// reader may make (records, lineage, PROV), so a browser signed in with an admin token
+// does not carry an admin credential to the admin routes.
+func cookieRoute(rt route) bool {
+	return rt.Method == "GET" && rt.Role == auth.Reader
 }
 
 func (s *Server) table() []route {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,8 +109,14 @@ func (s *Server) uiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	next := ui.SafeNext(r.PostForm.Get("next"))
 	token := strings.TrimSpace(r.PostForm.Get("token"))
-	if token == "" || len(token) > 3500 {
+	if token == "" {
 		s.writeLogin(w, r, http.StatusUnauthorized, next, "Give a token.")
+		return
+	}
+	cookie := &http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: int(sessionLife.Seconds()),
+		HttpOnly: true, Secure: s.secureCookie(r), SameSite: http.SameSiteStrictMode}
+	if len(token) > 3500 || cookie.Valid() != nil {
+		s.writeLogin(w, r, http.StatusBadRequest, next, "That token cannot be kept in a browser cookie (too long, or characters a cookie cannot hold); use it with the API.")
 		return
 	}
 	p, err := s.Auth.Authenticate(r.Context(), token)
@@ -124,9 +131,14 @@ func (s *Server) uiLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeLogin(w, r, http.StatusForbidden, next, "That token may not read.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: int(sessionLife.Seconds()),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, cookie)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// secureCookie says whether the browser reached us over HTTPS: directly, through a proxy
+// that says so, or as the base IRI promises. The cookie then never travels in clear.
+func (s *Server) secureCookie(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") || strings.HasPrefix(s.BaseIRI, "https://")
 }
 
 func (s *Server) uiLogout(w http.ResponseWriter, r *http.Request) {
@@ -134,7 +146,7 @@ func (s *Server) uiLogout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, provgraph.Errorf(provgraph.Forbidden, "a sign-out must come from this site's own form"))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secureCookie(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
 
@@ -149,7 +161,7 @@ func (s *Server) uiIndex(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) uiFind(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSpace(r.URL.Query().Get("id"))
-	if !validID.MatchString(id) {
+	if !validID.MatchString(id) || slices.ContainsFunc(strings.Split(id, "/"), func(seg string) bool { return seg == "." || seg == ".." }) {
 		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "not a record id",
 			Fields: []provgraph.FieldError{{Path: "id", Message: "must be a record id"}}})
 		return

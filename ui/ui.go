@@ -120,7 +120,9 @@ func LoginPage(next, message string) ([]byte, error) {
 // SafeNext is where a sign-in may send the browser: a page of this UI, never elsewhere.
 func SafeNext(next string) string {
 	p, _, _ := strings.Cut(next, "?")
-	if strings.HasPrefix(p, "/ui/") && path.Clean(p) == p && len(next) < 2048 && !strings.ContainsAny(next, "\\\r\n") {
+	// No escapes in the path: a browser reads %2e%2e as .. after this check.
+	if strings.HasPrefix(p, "/ui/") && path.Clean(p) == p && len(next) < 2048 && !strings.ContainsAny(p, "%") &&
+		!strings.ContainsAny(next, "\\\r\n") {
 		return next
 	}
 	return "/ui/"

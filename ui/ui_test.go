@@ -15,6 +15,7 @@ func TestSafeNextStaysOnThisUI(t *testing.T) {
 		"/ui/lineage/a\\b":                 "/ui/",
 		"/ui/lineage/a\r\nSet-Cookie: x=1": "/ui/",
 		"/api/v1/lineage/a":                "/ui/",
+		"/ui/%2e%2e/api/v1/prov":           "/ui/",
 		"":                                 "/ui/",
 	} {
 		if got := SafeNext(next); got != want {

@@ -88,17 +88,18 @@ func TestLineagePageSignIn(t *testing.T) {
 	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Value != reader.token {
 		t.Fatalf("cookie: %+v", cookie)
 	}
-	withCookie := func(method, path string) int {
+	send := func(c *http.Cookie, method, path string) *http.Response {
 		req, _ := http.NewRequestWithContext(t.Context(), method, m.URL+path, strings.NewReader(`{"query":"RETURN 1"}`))
-		req.AddCookie(cookie)
+		req.AddCookie(c)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := noRedirect.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		return res.StatusCode
+		return res
 	}
+	withCookie := func(method, path string) int { return send(cookie, method, path).StatusCode }
 	for _, ck := range []struct {
 		method, path string
 		want         int
@@ -109,6 +110,8 @@ func TestLineagePageSignIn(t *testing.T) {
 		{"GET", "/ui/lineage/" + m.Config.IDPrefix + "/01J0000000000000000000000A", 404},
 		{"GET", "/ui/assets/../go.mod", 404},
 		{"GET", "/ui/lineage?id=" + url.QueryEscape(ch.run), 303},
+		{"GET", "/ui/lineage?id=" + url.QueryEscape("../../api/v1/prov/x/"+ch.run[len(ch.run)-26:]), 400},
+		{"GET", "/api/v1/datasets/" + ch.output, 200}, // where the page's "record" link leads
 		// The cookie is honoured on reads only: it can never make a browser change anything.
 		{"POST", "/api/v1/cypher", 401},
 		{"DELETE", "/api/v1/datasets/" + ch.output, 401},
@@ -116,6 +119,22 @@ func TestLineagePageSignIn(t *testing.T) {
 		if got := withCookie(ck.method, ck.path); got != ck.want {
 			t.Errorf("%s %s with the cookie: %d, want %d", ck.method, ck.path, got, ck.want)
 		}
+	}
+	// What a cookie opened is this browser's alone to cache.
+	if res := send(cookie, "GET", "/api/v1/lineage/"+ch.output); res.Header.Get("Cache-Control") != "private, no-store" {
+		t.Errorf("Cache-Control %q", res.Header.Get("Cache-Control"))
+	}
+	// A browser signed in as an admin carries no admin credential: admin-only reads refuse the cookie.
+	res = login(testAdmin, page)
+	if res.StatusCode != 303 || len(res.Cookies()) != 1 {
+		t.Fatalf("admin sign in: %d", res.StatusCode)
+	}
+	if got := send(res.Cookies()[0], "GET", "/api/v1/prov").StatusCode; got != 401 {
+		t.Errorf("the whole-graph export with an admin's cookie: %d, want 401", got)
+	}
+	// Behind a proxy that speaks HTTPS, the cookie never travels in clear.
+	if res := login(reader.token, page, "X-Forwarded-Proto", "https"); len(res.Cookies()) != 1 || !res.Cookies()[0].Secure {
+		t.Errorf("cookie behind an HTTPS proxy: %+v", res.Cookies())
 	}
 }
 

@@ -18,8 +18,9 @@
   const form = document.getElementById("controls");
   const hint = details.firstElementChild;
 
-  // What is drawn: nodes by id, edges by from|type|to, and which nodes were expanded.
-  let nodes = new Map(), edges = new Map(), expanded = new Set(), selected = null, truncated = false;
+  // What is drawn: nodes by id, edges by from|type|to, and which nodes were expanded;
+  // view counts reloads, so that an answer for an earlier view is dropped.
+  let nodes = new Map(), edges = new Map(), expanded = new Set(), selected = null, truncated = false, view = 0;
 
   const colourOf = (kind) => colours[kind] || "#d3d3d3";
 
@@ -38,6 +39,11 @@
     const res = await fetch(`/api/v1/lineage/${pathOf(id)}?${q}`, {
       credentials: "same-origin", headers: { Accept: "application/json" },
     });
+    if (res.status === 401) {
+      // The sign-in lapsed: sign in again and come back here.
+      location.assign(`/ui/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      throw new Error("signed out");
+    }
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`;
       try {
@@ -227,11 +233,15 @@
     if (expanded.has(id)) { draw(); return; }
     expanded.add(id);
     status.textContent = "Loading…";
+    const asked = view;
     try {
-      merge(await fetchLineage(id, "both", 1, form.include_agents.checked));
+      const res = await fetchLineage(id, "both", 1, form.include_agents.checked);
+      if (asked !== view) return;
+      merge(res);
       draw();
       showDetails(id);
     } catch (err) {
+      if (asked !== view) return;
       expanded.delete(id);
       fail(err);
     }
@@ -248,14 +258,19 @@
     const agents = form.include_agents.checked;
     const q = new URLSearchParams({ direction, depth: String(depth), include_agents: String(agents) });
     history.replaceState(null, "", `${location.pathname}?${q}`);
-    nodes = new Map(); edges = new Map(); expanded = new Set([root]); selected = null; truncated = false;
+    // The root is not marked expanded: a click on it brings in both directions.
+    nodes = new Map(); edges = new Map(); expanded = new Set(); selected = null; truncated = false;
+    const asked = ++view;
     details.replaceChildren(hint);
     status.textContent = "Loading…";
     try {
-      merge(await fetchLineage(root, direction, depth, agents));
+      const res = await fetchLineage(root, direction, depth, agents);
+      if (asked !== view) return;
+      merge(res);
       draw();
       graph.querySelector(`g.node[data-id="${CSS.escape(root)}"]`)?.scrollIntoView({ block: "center", inline: "center" });
     } catch (err) {
+      if (asked !== view) return;
       graph.replaceChildren();
       fail(err);
     }
