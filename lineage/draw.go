@@ -134,6 +134,18 @@ func Tree(r Result) string {
 		}
 	}
 	walk(r.Root, "", "")
+	// With kinds asked for, what links a node to the root may not be shown; it is still
+	// part of the answer.
+	header := false
+	for _, n := range r.Nodes {
+		if !seen[n.ID] {
+			if !header {
+				b.WriteString("also reached, through kinds not shown:\n")
+				header = true
+			}
+			walk(n.ID, "  ", "")
+		}
+	}
 	if r.Truncated {
 		b.WriteString("… truncated: more lineage than the limit\n")
 	}

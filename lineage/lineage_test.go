@@ -103,3 +103,18 @@ func TestSVG(t *testing.T) {
 		t.Fatalf("layers %v", l)
 	}
 }
+
+// With kinds asked for, the run between two datasets is left out, and with it the edges
+// that joined them; the tree still shows every node of the answer.
+func TestTreeShowsNodesKindsDisconnected(t *testing.T) {
+	r := sample()
+	r.Nodes = []Node{r.Nodes[0], r.Nodes[2]}
+	r.Edges = nil
+	tree := Tree(r)
+	if !strings.Contains(tree, "d/3") || !strings.Contains(tree, "also reached, through kinds not shown:\n  in [Dataset] d/1") {
+		t.Fatalf("tree:\n%s", tree)
+	}
+	if strings.Contains(Tree(sample()), "also reached") {
+		t.Fatalf("a connected answer has nothing else:\n%s", Tree(sample()))
+	}
+}
