@@ -40,17 +40,18 @@ var lineageQuestions = []struct {
 func (s *Server) lineageRoutes() []route {
 	item := "/api/v1/lineage/" + idPattern
 	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "limit", "format"}
+	formats := []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"}
 	rs := []route{{Method: "GET", Path: "/api/v1/lineage/path", Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: []string{"from", "to", "format"},
-		Produces: []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"},
+		Produces: formats,
 		Summary:  "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent; no path is an empty result.",
 		Handler:  s.lineagePath}}
 	for _, lq := range lineageQuestions {
 		rs = append(rs, route{Method: "GET", Path: item + "/" + lq.name, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK,
-			Query: []string{"depth", "limit", "format"}, Produces: []string{"application/json", "text/vnd.graphviz", "image/svg+xml"},
+			Query: []string{"depth", "limit", "format"}, Produces: formats,
 			Summary: lq.summary, Handler: s.lineageQuestion(lq.direction, lq.kinds, lq.agents)})
 	}
 	return append(rs, route{Method: "GET", Path: item, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: query,
-		Produces: []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"},
+		Produces: formats,
 		Summary: "The lineage of a record: the distinct nodes and edges reached upstream, downstream or both, to ?depth (default 3); " +
 			"agents are leaves; truncated when ?limit cut it. ?format=json|dot|svg|tree.",
 		Handler: s.lineage})
@@ -106,7 +107,7 @@ func (s *Server) answerLineage(w http.ResponseWriter, r *http.Request, params ur
 	s.writeLineage(w, r, format, res)
 }
 
-// writeLineage answers a lineage result as JSON, DOT or a tree.
+// writeLineage answers a lineage result as JSON, DOT, SVG or a tree.
 func (s *Server) writeLineage(w http.ResponseWriter, r *http.Request, format string, res lineage.Result) {
 	switch format {
 	case "dot":

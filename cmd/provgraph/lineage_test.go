@@ -25,6 +25,11 @@ func TestLineageOverHTTP(t *testing.T) {
 	if r.Status != 200 || len(nodes) != 2 {
 		t.Fatalf("contributing datasets: %d %s", r.Status, r.Body)
 	}
+	// A named question takes every format the lineage route takes, as the OpenAPI says.
+	if r := c.do("GET", "/api/v1/lineage/"+out+"/contributing-datasets?depth=3&format=tree", nil); r.Status != 200 ||
+		!strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(r.Body), f.dataset) {
+		t.Fatalf("question as a tree: %d %s", r.Status, r.Body)
+	}
 	r = c.do("GET", "/api/v1/lineage/"+f.dataset+"/affected-agents?depth=3", nil)
 	if r.Status != 200 || !strings.Contains(string(r.Body), f.person) {
 		t.Fatalf("affected agents: %d %s", r.Status, r.Body)
