@@ -109,7 +109,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			if err != nil {
 				return res, err
 			}
-			rows := rowsOf(recs[0])
+			rows := mapsOf(recs[0], "rows")
 			for _, row := range rows {
 				// Agents are leaves: what else a person did is not this record's lineage.
 				if b := nodeOf(row["eid"], row["labels"], row["props"]); reach(row, b, depth) && !slices.Contains(b.Labels, "Agent") {
@@ -135,7 +135,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 		if err != nil {
 			return res, err
 		}
-		for _, row := range rowsOf(recs[0]) {
+		for _, row := range mapsOf(recs[0], "rows") {
 			reach(row, nodeOf(row["eid"], row["labels"], row["props"]), seen[strProp(row, "from")].Depth+1)
 		}
 	}
@@ -166,17 +166,6 @@ const lineageProps = `{.id, .kind, .name, .state, .version, .startedAtTime, .end
 // message per level instead of one per edge.
 const lineageRows = `collect({eid: elementId(b), labels: labels(b), props: b ` + lineageProps + `,
 	from: from, to: to, type: type, role: role}) AS rows`
-
-// rowsOf reads the list lineageRows returns.
-func rowsOf(r *neo4j.Record) []map[string]any {
-	v, _ := r.Get("rows")
-	list, _ := v.([]any)
-	rows := make([]map[string]any, len(list))
-	for i, x := range list {
-		rows[i] = x.(map[string]any)
-	}
-	return rows
-}
 
 func lineageNode(n dbtype.Node, depth int) lineage.Node {
 	p := n.Props

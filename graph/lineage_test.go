@@ -21,18 +21,7 @@ func TestLineageWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &Lineage{DB: MustDB(t)}
-	ask := func(id, params string) lineage.Result {
-		t.Helper()
-		q, err := lineage.ParseQuery(id, parseQuery(params), 50)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := l.Walk(t.Context(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	ask := func(id, params string) lineage.Result { t.Helper(); return mustWalk(t, l, id, params) }
 	ids := func(res lineage.Result) string {
 		var out []string
 		for _, n := range res.Nodes {
@@ -100,17 +89,7 @@ func TestLineageSeesLatestVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &Lineage{DB: MustDB(t)}
-	walk := func(id, params string) lineage.Result {
-		q, err := lineage.ParseQuery(id, parseQuery(params), 50)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := l.Walk(t.Context(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	walk := func(id, params string) lineage.Result { t.Helper(); return mustWalk(t, l, id, params) }
 	has := func(res lineage.Result, id string, version int) bool {
 		return slices.ContainsFunc(res.Nodes, func(n lineage.Node) bool { return n.ID == id && (version == 0 || n.Version == version) })
 	}
@@ -123,4 +102,18 @@ func TestLineageSeesLatestVersions(t *testing.T) {
 	if old := walk(run.ID, "depth=1&versions=true"); !has(old, d[0]+"/versions/1", 0) {
 		t.Fatalf("with versions, the version the run used: %+v", old.Nodes)
 	}
+}
+
+// mustWalk answers a lineage question given as URL parameters.
+func mustWalk(t *testing.T, l *Lineage, id, params string) lineage.Result {
+	t.Helper()
+	q, err := lineage.ParseQuery(id, parseQuery(params), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Walk(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -154,12 +154,21 @@ func projectedNode(r *neo4j.Record) dbtype.Node {
 // collectedNodes rebuilds the nodes of a column of maps {eid, labels, props}: a
 // statement that returns its nodes as one row costs one Bolt message, not one each.
 func collectedNodes(r *neo4j.Record, column string) []dbtype.Node {
+	maps := mapsOf(r, column)
+	out := make([]dbtype.Node, len(maps))
+	for i, m := range maps {
+		out[i] = nodeOf(m["eid"], m["labels"], m["props"])
+	}
+	return out
+}
+
+// mapsOf reads a column that holds a list of maps, as collect({…}) returns.
+func mapsOf(r *neo4j.Record, column string) []map[string]any {
 	v, _ := r.Get(column)
 	list, _ := v.([]any)
-	out := make([]dbtype.Node, 0, len(list))
-	for _, x := range list {
-		m := x.(map[string]any)
-		out = append(out, nodeOf(m["eid"], m["labels"], m["props"]))
+	out := make([]map[string]any, len(list))
+	for i, x := range list {
+		out[i] = x.(map[string]any)
 	}
 	return out
 }
