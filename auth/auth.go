@@ -43,6 +43,8 @@ type Principal struct {
 	Subject string
 	Name    string
 	Role    Role
+	// Groups open the records restricted to them (admins read every record).
+	Groups []string
 }
 
 // Authenticator turns a bearer token into a principal. A token it does not accept is an

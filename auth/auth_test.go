@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -89,7 +90,7 @@ func TestStatic(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
@@ -251,7 +252,7 @@ func TestChainAllSources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := a.Authenticate(t.Context(), tt.bearer)
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
@@ -296,7 +297,7 @@ func FuzzAuthenticate(f *testing.F) {
 			if !ok {
 				t.Fatalf("accepted %q as %+v", bearer, got)
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%q: got %+v, want %+v", bearer, got, want)
 			}
 			return

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"provgraph"
+	"provgraph/registry"
 )
 
 // localPrefix starts every local token, so Chain can route it without trying OIDC.
@@ -31,6 +33,7 @@ type TokenRecord struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Role      Role      `json:"role"`
+	Groups    []string  `json:"groups,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -50,10 +53,17 @@ const maxTokenName = 200
 // The token carries 256 random bits, so an unsalted SHA-256 digest is safe at rest and
 // cheap to check on every request. Writers in any process are serialised by a lock file,
 // and the file is replaced atomically, so readers never see half a file.
-func CreateLocalToken(path, name string, role Role) (token string, rec TokenRecord, err error) {
+// Groups open the records restricted to them to the token's holder.
+func CreateLocalToken(path, name string, role Role, groups ...string) (token string, rec TokenRecord, err error) {
 	role, err = ParseRole(string(role))
 	if err != nil {
 		return "", TokenRecord{}, err
+	}
+	for _, g := range groups {
+		if !registry.ValidGroup(g) {
+			return "", TokenRecord{}, provgraph.InvalidFields("not a group name",
+				[]provgraph.FieldError{{Path: "groups", Message: fmt.Sprintf("%q: 1 to 128 letters, digits and . _ : @ / -, starting with a letter, digit or /", g)}})
+		}
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > maxTokenName {
@@ -64,7 +74,7 @@ func CreateLocalToken(path, name string, role Role) (token string, rec TokenReco
 	rand.Read(secret) // never fails (crypto/rand, Go 1.24+)
 	token = localPrefix + base64.RawURLEncoding.EncodeToString(secret)
 	digest := sha256.Sum256([]byte(token))
-	rec = TokenRecord{Name: name, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	rec = TokenRecord{Name: name, Role: role, Groups: groups, CreatedAt: time.Now().UTC().Truncate(time.Second)}
 
 	err = withLock(path, func() error {
 		f, err := readTokenFile(path)
@@ -235,7 +245,7 @@ func (s *LocalStore) Authenticate(_ context.Context, bearer string) (Principal, 
 		return Principal{}, errBadToken()
 	}
 	t := s.tokens[match]
-	return Principal{Subject: "local:" + t.ID, Name: t.Name, Role: t.Role}, nil
+	return Principal{Subject: "local:" + t.ID, Name: t.Name, Role: t.Role, Groups: t.Groups}, nil
 }
 
 // reload rereads the file if it is not the one loaded. The file is only ever replaced by

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -54,8 +55,20 @@ func TestLocalTokens(t *testing.T) {
 		t.Fatalf("token %q is not pgt_ + 32 bytes in base64url", tok)
 	}
 	got, err := store.Authenticate(t.Context(), tok)
-	if want := (Principal{Subject: "local:" + rec.ID, Name: "ci", Role: Writer}); err != nil || got != want {
+	if want := (Principal{Subject: "local:" + rec.ID, Name: "ci", Role: Writer}); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Authenticate = %+v, %v; want %+v", got, err, want)
+	}
+	// Groups given when the token is made come back with its principal.
+	grouped, grec, err := CreateLocalToken(path, "reef", Reader, "reef-team", "aims:modellers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = store.Authenticate(t.Context(), grouped)
+	if want := (Principal{Subject: "local:" + grec.ID, Name: "reef", Role: Reader, Groups: []string{"reef-team", "aims:modellers"}}); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Authenticate = %+v, %v; want %+v", got, err, want)
+	}
+	if _, _, err := CreateLocalToken(path, "bad", Reader, "two words"); provgraph.ErrorCode(err) != provgraph.Invalid {
+		t.Fatalf("a group name with a space: %v, want invalid", err)
 	}
 
 	wrong := []struct{ name, token string }{
@@ -98,7 +111,7 @@ func TestLocalTokens(t *testing.T) {
 		for _, f := range fields {
 			for k := range f {
 				switch k {
-				case "id", "name", "role", "sha256", "created_at":
+				case "id", "name", "role", "groups", "sha256", "created_at":
 				default:
 					t.Errorf("unexpected field %q in the token file", k)
 				}

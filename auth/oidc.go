@@ -22,17 +22,20 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"provgraph"
+	"provgraph/registry"
 )
 
 // OIDCConfig says which JWTs to accept.
 type OIDCConfig struct {
-	Issuer     string        // must equal the iss claim
-	Audience   string        // must be among the aud claim
-	JWKSURL    string        // the issuer's public keys
-	Algorithms []string      // default RS256, ES256; asymmetric algorithms only
-	RolesClaim string        // default "roles"; a dotted path reaches into objects
-	Leeway     time.Duration // clock skew allowed on exp, nbf and iat; default 30s
-	HTTPClient *http.Client  // for the JWKS; default one with a 10s timeout
+	Issuer     string   // must equal the iss claim
+	Audience   string   // must be among the aud claim
+	JWKSURL    string   // the issuer's public keys
+	Algorithms []string // default RS256, ES256; asymmetric algorithms only
+	RolesClaim string   // default "roles"; a dotted path reaches into objects
+	// GroupsClaim (default "groups", same form) opens records restricted to its groups.
+	GroupsClaim string
+	Leeway      time.Duration // clock skew allowed on exp, nbf and iat; default 30s
+	HTTPClient  *http.Client  // for the JWKS; default one with a 10s timeout
 }
 
 // asymmetric lists the algorithms an allow-list may name, each with the public keys it
@@ -116,6 +119,9 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 		}
 		algs[name] = alg
 	}
+	if cfg.GroupsClaim == "" {
+		cfg.GroupsClaim = "groups"
+	}
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "roles"
 	}
@@ -183,7 +189,8 @@ func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, erro
 			break
 		}
 	}
-	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(claim(claims, o.cfg.RolesClaim))}, nil
+	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(claim(claims, o.cfg.RolesClaim)),
+		Groups: groups(claim(claims, o.cfg.GroupsClaim))}, nil
 }
 
 // canonicalJWS admits only the compact form with canonical base64url segments, so a
@@ -370,25 +377,45 @@ func claim(claims map[string]any, path string) any {
 	return v
 }
 
+// maxGroups bounds the groups taken from one token; the rest are ignored.
+const maxGroups = 256
+
+// groups reads a groups claim: space-separated names or an array of strings. Names that
+// could not be a group are ignored, as unknown roles are.
+func groups(v any) []string {
+	var out []string
+	for _, n := range names(v) {
+		if registry.ValidGroup(n) && len(out) < maxGroups {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // highestRole picks the strongest known role in a string (space-separated names) or an
 // array of strings; unknown names are ignored.
 func highestRole(v any) Role {
-	var names []string
-	switch x := v.(type) {
-	case string:
-		names = strings.Fields(x)
-	case []any:
-		for _, item := range x {
-			if s, ok := item.(string); ok {
-				names = append(names, s)
-			}
-		}
-	}
 	var best Role
-	for _, n := range names {
+	for _, n := range names(v) {
 		if r := Role(strings.ToLower(n)); rank[r] > rank[best] {
 			best = r
 		}
 	}
 	return best
+}
+
+// names reads a claim of names: a string of space-separated names or an array of strings.
+func names(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case string:
+		out = strings.Fields(x)
+	case []any:
+		for _, item := range x {
+			if s, ok := item.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

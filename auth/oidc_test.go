@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -324,7 +325,7 @@ func TestOIDC(t *testing.T) {
 				t.Fatalf("rejected: %v", err)
 			}
 			want := Principal{Subject: "oidc:user-1", Name: "ada", Role: tt.wantRole}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})
@@ -374,6 +375,38 @@ func TestOIDCRoles(t *testing.T) {
 			}
 			if p.Role != tt.want {
 				t.Fatalf("role = %q, want %q", p.Role, tt.want)
+			}
+		})
+	}
+}
+
+func TestOIDCGroups(t *testing.T) {
+	k := keys()
+	is := newTestIssuer(t)
+	tests := []struct {
+		name   string
+		claim  string // OIDCConfig.GroupsClaim
+		claims map[string]any
+		want   []string
+	}{
+		{name: "array", claims: claims(set("groups", []string{"reef-team", "/aims/modellers"})), want: []string{"reef-team", "/aims/modellers"}},
+		{name: "space-separated string", claims: claims(set("groups", "reef-team csiro")), want: []string{"reef-team", "csiro"}},
+		{name: "names that could not be groups ignored", claims: claims(set("groups", []any{"ok", "has,comma", 7, "", "-lead"})), want: []string{"ok"}},
+		{name: "no claim", claims: claims(), want: nil},
+		{name: "nested claim", claim: "realm_access.groups",
+			claims: claims(set("realm_access", map[string]any{"groups": []string{"reef-team"}})), want: []string{"reef-team"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := is.config()
+			cfg.GroupsClaim = tt.claim
+			o := mustOIDC(t, cfg)
+			p, err := o.Authenticate(t.Context(), mint(hdr("RS256", "k1"), tt.claims, rs(k.rsa, crypto.SHA256)))
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if !reflect.DeepEqual(p.Groups, tt.want) {
+				t.Fatalf("groups = %q, want %q", p.Groups, tt.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"provgraph/registry"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,7 @@ func TestRunArtifacts(t *testing.T) {
 	if _, err := rs.Upload(t.Context(), r.ID, "late.txt", "", -1, strings.NewReader("x"), executor, false); code(err) != provgraph.Conflict {
 		t.Fatalf("upload after complete: %v", err)
 	}
-	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 2)
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 2, registry.Everyone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestRunArtifacts(t *testing.T) {
 		t.Fatalf("the run's PROV lacks its artifact %s: %+v", a.ID, doc.Nodes)
 	}
 	provtest.JudgeDocument(t, testBase, doc)
-	adoc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), a.ID, 1)
+	adoc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), a.ID, 1, registry.Everyone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestCanceledRunInvalidatesArtifacts(t *testing.T) {
 	if err != nil || n != int64(1) {
 		t.Fatalf("invalidations %v %v", n, err)
 	}
-	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 1)
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 1, registry.Everyone)
 	if err != nil {
 		t.Fatal(err)
 	}

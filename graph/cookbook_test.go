@@ -110,7 +110,7 @@ func TestCookbook(t *testing.T) {
 					t.Fatalf("the case gives $%s, which the query does not use", p)
 				}
 			}
-			rows, err := db.ReadCypher(t.Context(), r.query, c.params, 10*time.Second, 1000)
+			rows, err := db.ReadCypher(t.Context(), r.query, c.params, 10*time.Second, 1000, registry.Everyone)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,11 +10,12 @@ import (
 
 	"provgraph"
 	"provgraph/cypher"
+	"provgraph/registry"
 )
 
 // ReadCypher runs a user's query in a read transaction the database ends after timeout,
 // and reads at most maxRows rows. It is not retried: a user's query is theirs to resend.
-func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int) (cypher.Rows, error) {
+func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int, who registry.Viewer) (cypher.Rows, error) {
 	s := db.session(ctx, neo4j.AccessModeRead)
 	defer s.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, timeout+2*time.Second) // the database's timeout first
@@ -32,6 +33,11 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 		return fail(err)
 	}
 	defer tx.Close(context.WithoutCancel(ctx))
+	if hidden, err := hiddenFrom(ctx, tx, who); err != nil {
+		return fail(err)
+	} else if hidden {
+		return cypher.Rows{}, errCypherHides
+	}
 	res, err := tx.Run(ctx, query, params)
 	if err != nil {
 		return fail(err)
@@ -57,6 +63,11 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 	}
 	return out, nil
 }
+
+// errCypherHides refuses Cypher to a caller who may not read every record: Neo4j
+// Community cannot hide records from a query, so a query would read them all.
+var errCypherHides = provgraph.Errorf(provgraph.Forbidden,
+	"some records are restricted to groups you are not in, and Cypher reads the whole graph: it is open only to those who may read every record; use the lineage and record routes, which leave out what you may not read")
 
 var errTimeLimit = provgraph.Errorf(provgraph.Invalid, "the query ran longer than its time limit and was stopped")
 

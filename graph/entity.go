@@ -36,7 +36,7 @@ func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Recor
 				if f.err != nil {
 					return nil, f.err
 				}
-				return getRecord(ctx, tx, w.Kind, f.id, 0)
+				return getRecord(ctx, tx, w.Kind, f.id, 0, w.Actor.Viewer)
 			}
 		}
 		refs, user, props, err := prepareWrite(ctx, tx, w)
@@ -56,7 +56,7 @@ func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Recor
 		if err := linkRefs(ctx, tx, w.ID, 1, refs, w.Time); err != nil {
 			return nil, err
 		}
-		return getRecord(ctx, tx, w.Kind, w.ID, 0)
+		return getRecord(ctx, tx, w.Kind, w.ID, 0, registry.Everyone)
 	})
 	if err != nil {
 		return registry.Record{}, err
@@ -68,7 +68,7 @@ func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Recor
 // keeps its relationships: whatever used it, used that version.
 func (s *Entities) Update(ctx context.Context, w registry.Write) (registry.Record, error) {
 	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		cur, err := getRecord(ctx, tx, w.Kind, w.ID, 0)
+		cur, err := getRecord(ctx, tx, w.Kind, w.ID, 0, w.Actor.Viewer)
 		if err != nil {
 			return nil, err
 		}
@@ -89,6 +89,7 @@ func (s *Entities) Update(ctx context.Context, w registry.Write) (registry.Recor
 			CREATE (r%s) SET r = $props
 			CREATE (r)-[:WAS_REVISION_OF {time:$now, reason:$reason}]->(old)
 			CREATE (r)-[:WAS_ATTRIBUTED_TO {role:'reviser', time:$now}]->(u)
+			`+copyAccess+`
 			RETURN count(r) AS n`, labels(w.Kind.Labels())),
 			map[string]any{"id": w.ID, "version": cur.Version, "subject": user, "props": props, "now": w.Time, "reason": w.Reason})
 		if err != nil {
@@ -100,7 +101,7 @@ func (s *Entities) Update(ctx context.Context, w registry.Write) (registry.Recor
 		if err := linkRefs(ctx, tx, w.ID, cur.Version+1, refs, w.Time); err != nil {
 			return nil, err
 		}
-		return getRecord(ctx, tx, w.Kind, w.ID, 0)
+		return getRecord(ctx, tx, w.Kind, w.ID, 0, registry.Everyone)
 	})
 	if err != nil {
 		return registry.Record{}, err
@@ -109,9 +110,9 @@ func (s *Entities) Update(ctx context.Context, w registry.Write) (registry.Recor
 }
 
 // Get reads one version (0: the latest).
-func (s *Entities) Get(ctx context.Context, k registry.Kind, id string, version int) (registry.Record, error) {
+func (s *Entities) Get(ctx context.Context, k registry.Kind, id string, version int, viewer registry.Viewer) (registry.Record, error) {
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		return getRecord(ctx, tx, k, id, version)
+		return getRecord(ctx, tx, k, id, version, viewer)
 	})
 	if err != nil {
 		return registry.Record{}, err
@@ -120,11 +121,11 @@ func (s *Entities) Get(ctx context.Context, k registry.Kind, id string, version 
 }
 
 // History lists every version, newest first.
-func (s *Entities) History(ctx context.Context, k registry.Kind, id string) ([]registry.Record, error) {
+func (s *Entities) History(ctx context.Context, k registry.Kind, id string, viewer registry.Viewer) ([]registry.Record, error) {
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		recs, err := collect(ctx, tx, fmt.Sprintf(`
-			MATCH (r:%s {id:$id}) WHERE r:Record OR r:Revision
-			RETURN r ORDER BY r.version DESC`, label(k.Label)), map[string]any{"id": id})
+			MATCH (r:%s {id:$id}) WHERE (r:Record OR r:Revision) AND `+readable("r")+`
+			RETURN r ORDER BY r.version DESC`, label(k.Label)), map[string]any{"id": id, "viewer": viewerParam(viewer)})
 		if err != nil {
 			return nil, err
 		}
@@ -146,8 +147,8 @@ func (s *Entities) History(ctx context.Context, k registry.Kind, id string) ([]r
 // List reads one page by keyset: (sort value, id) after the cursor, so pages neither
 // repeat nor skip rows while others insert.
 func (s *Entities) List(ctx context.Context, q registry.ListQuery) (registry.Page, error) {
-	where := []string{"r.deleted_at IS NULL"}
-	params := map[string]any{"limit": q.PageSize + 1}
+	where := []string{"r.deleted_at IS NULL", readable("r")}
+	params := map[string]any{"limit": q.PageSize + 1, "viewer": viewerParam(q.Viewer)}
 	if q.NameContains != "" {
 		where = append(where, "toLower(r.name) CONTAINS toLower($name)")
 		params["name"] = q.NameContains
@@ -210,7 +211,7 @@ func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor
 	activity := s.IDs.New(at)
 	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		return nil, invalidate(ctx, tx, k.Name, id, actor, reason, at, activity, func() error {
-			_, err := getRecord(ctx, tx, k, id, 0)
+			_, err := getRecord(ctx, tx, k, id, 0, actor.Viewer)
 			return err
 		})
 	})
@@ -337,11 +338,12 @@ func claimIdempotencyKeys(ctx context.Context, tx neo4j.ManagedTransaction, clai
 	return out, nil
 }
 
-// checkRefs reports every reference that is missing, deleted or of the wrong kind. One
+// checkRefs reports every reference that is missing (or that the viewer may not read),
+// deleted or of the wrong kind. One
 // guard of each referenced record is locked first so that none is deleted before this
 // commits (a delete locks every guard), while writes naming the same organisation do not
 // wait on each other.
-func checkRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []registry.Ref) error {
+func checkRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []registry.Ref, v registry.Viewer) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -356,9 +358,9 @@ func checkRefs(ctx context.Context, tx neo4j.ManagedTransaction, refs []registry
 	}
 	recs, err := collect(ctx, tx, `
 		UNWIND $refs AS ref
-		OPTIONAL MATCH (n:Record {id: ref.id})
+		OPTIONAL MATCH (n:Record {id: ref.id}) WHERE `+readable("n")+`
 		RETURN ref.pointer AS pointer, ref.id AS id, ref.kind AS want, n.kind AS kind, n IS NOT NULL AS found, n.deleted_at IS NOT NULL AS deleted`,
-		map[string]any{"refs": list})
+		map[string]any{"refs": list, "viewer": viewerParam(v)})
 	if err != nil {
 		return err
 	}
@@ -431,13 +433,22 @@ func mergeUser(ctx context.Context, tx neo4j.ManagedTransaction, a registry.Acto
 	return a.Subject, err
 }
 
-func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind, id string, version int) (registry.Record, error) {
-	cypher := fmt.Sprintf("MATCH (r:Record:%s {id:$id}) RETURN r", label(k.Label))
-	params := map[string]any{"id": id}
+// getRecord reads one version (0: the latest) of a record the viewer may read. A model
+// run's stored PROV-JSON names what it used and made; it is left out when the viewer may
+// not read one of those (the run's PROV document, filtered, is one link away).
+func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind, id string, version int, v registry.Viewer) (registry.Record, error) {
+	match := fmt.Sprintf("MATCH (r:Record:%s {id:$id}) WHERE %s", label(k.Label), readable("r"))
+	params := map[string]any{"id": id, "viewer": viewerParam(v)}
 	if version > 0 {
-		cypher = fmt.Sprintf("MATCH (r:%s {id:$id, version:$version}) WHERE r:Record OR r:Revision RETURN r", label(k.Label))
+		match = fmt.Sprintf("MATCH (r:%s {id:$id, version:$version}) WHERE (r:Record OR r:Revision) AND %s", label(k.Label), readable("r"))
 		params["version"] = version
 	}
+	cypher := match + `
+		RETURN r, CASE WHEN r:ModelRun AND NOT $viewer.all THEN EXISTS {
+			MATCH (r)--(x:Restricted) WHERE NOT ` + readable("x") + ` RETURN x
+			UNION
+			MATCH (r)-[:WAS_ASSOCIATED_WITH]->()-[:ACTED_ON_BEHALF_OF {activity:r.id}]->(x:Restricted) WHERE NOT ` + readable("x") + ` RETURN x
+		} ELSE false END AS hides`
 	recs, err := collect(ctx, tx, cypher, params)
 	if err != nil {
 		return registry.Record{}, err
@@ -448,7 +459,10 @@ func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind
 		}
 		return registry.Record{}, registry.ErrNotFound(k.Name, id)
 	}
-	rec := withProvJSON(toRecord(k, recs[0].Values[0].(dbtype.Node)), recs[0].Values[0].(dbtype.Node))
+	rec := toRecord(k, recs[0].Values[0].(dbtype.Node))
+	if hides, _ := recs[0].Get("hides"); hides != true {
+		rec = withProvJSON(rec, recs[0].Values[0].(dbtype.Node))
+	}
 	if version == 0 && rec.DeletedAt != nil {
 		return registry.Record{}, provgraph.Errorf(provgraph.NotFound, "%s %q was deleted at %s; its history remains", k.Name, id, rec.DeletedAt.Format(time.RFC3339))
 	}
@@ -459,7 +473,7 @@ func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind
 // the node properties every version has.
 func prepareWrite(ctx context.Context, tx neo4j.ManagedTransaction, w registry.Write) ([]registry.Ref, string, map[string]any, error) {
 	refs := w.Kind.References(w.Doc)
-	if err := checkRefs(ctx, tx, refs); err != nil {
+	if err := checkRefs(ctx, tx, refs, w.Actor.Viewer); err != nil {
 		return nil, "", nil, err
 	}
 	user, err := mergeUser(ctx, tx, w.Actor)

@@ -60,7 +60,7 @@ func TestCreateGetUpdateHistory(t *testing.T) {
 	if org.Version != 1 || !org.Latest || org.CreatedBy != actor.Subject || org.Name != "CSIRO" {
 		t.Fatalf("created %+v", org)
 	}
-	got, err := svc.Get(t.Context(), kind(t, "organisations"), org.ID, 0)
+	got, err := svc.Get(t.Context(), kind(t, "organisations"), org.ID, 0, registry.Everyone)
 	if err != nil || string(got.Record) != string(org.Record) {
 		t.Fatalf("get: %v %s", err, got.Record)
 	}
@@ -74,18 +74,18 @@ func TestCreateGetUpdateHistory(t *testing.T) {
 	if v2.Version != 2 || v2.Name != "CSIRO 2" || v2.Reason != "renamed" || !v2.CreatedAt.Equal(org.CreatedAt) {
 		t.Fatalf("v2 %+v", v2)
 	}
-	v1, err := svc.Get(t.Context(), kind(t, "organisations"), org.ID, 1)
+	v1, err := svc.Get(t.Context(), kind(t, "organisations"), org.ID, 1, registry.Everyone)
 	if err != nil || v1.Name != "CSIRO" || v1.Latest {
 		t.Fatalf("version 1: %v %+v", err, v1)
 	}
-	hist, err := svc.History(t.Context(), kind(t, "organisations"), org.ID)
+	hist, err := svc.History(t.Context(), kind(t, "organisations"), org.ID, registry.Everyone)
 	if err != nil || len(hist) != 2 || hist[0].Version != 2 || hist[1].Version != 1 {
 		t.Fatalf("history: %v %+v", err, hist)
 	}
-	if _, err := svc.Get(t.Context(), kind(t, "datasets"), org.ID, 0); code(err) != provgraph.NotFound {
+	if _, err := svc.Get(t.Context(), kind(t, "datasets"), org.ID, 0, registry.Everyone); code(err) != provgraph.NotFound {
 		t.Fatalf("get as wrong kind: %v", err)
 	}
-	if _, err := svc.Get(t.Context(), kind(t, "organisations"), org.ID, 3); code(err) != provgraph.NotFound {
+	if _, err := svc.Get(t.Context(), kind(t, "organisations"), org.ID, 3, registry.Everyone); code(err) != provgraph.NotFound {
 		t.Fatalf("missing version: %v", err)
 	}
 	// The revision is in the graph as PROV.
@@ -130,10 +130,10 @@ func TestDeleteRefusedWhileDepended(t *testing.T) {
 	if err := svc.Delete(t.Context(), kind(t, "datasets"), ds.ID, actor, "retracted"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Get(t.Context(), kind(t, "datasets"), ds.ID, 0); code(err) != provgraph.NotFound {
+	if _, err := svc.Get(t.Context(), kind(t, "datasets"), ds.ID, 0, registry.Everyone); code(err) != provgraph.NotFound {
 		t.Fatalf("deleted record still served: %v", err)
 	}
-	if hist, err := svc.History(t.Context(), kind(t, "datasets"), ds.ID); err != nil || len(hist) != 1 || hist[0].DeletedAt == nil {
+	if hist, err := svc.History(t.Context(), kind(t, "datasets"), ds.ID, registry.Everyone); err != nil || len(hist) != 1 || hist[0].DeletedAt == nil {
 		t.Fatalf("history after delete: %v %+v", err, hist)
 	}
 	if err := svc.Delete(t.Context(), kind(t, "organisations"), org.ID, actor, "now free"); err != nil {
@@ -276,7 +276,7 @@ func TestConcurrentUpdatesNeverLoseAVersion(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	hist, err := svc.History(t.Context(), k, st.ID)
+	hist, err := svc.History(t.Context(), k, st.ID, registry.Everyone)
 	if err != nil || len(hist) != ok+1 {
 		t.Fatalf("%d updates succeeded but history has %d versions (%v)", ok, len(hist), err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"provgraph"
 	"provgraph/prov"
+	"provgraph/registry"
 )
 
 // ExportPageSize is how many nodes, or relations, one page of an export reads.
@@ -389,10 +390,11 @@ func endID(id, version, revision any) string {
 }
 
 // Kind returns the kind label of the record with this id (current, superseded or
-// deleted), or a not-found error.
-func (p *Provenance) Kind(ctx context.Context, id string) (string, error) {
+// deleted) that the viewer may read, or a not-found error.
+func (p *Provenance) Kind(ctx context.Context, id string, who registry.Viewer) (string, error) {
 	v, err := p.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		rec, err := run(ctx, tx, `MATCH (r:Record {id:$id}) RETURN r.kind AS kind`, map[string]any{"id": id})
+		rec, err := run(ctx, tx, `OPTIONAL MATCH (r:Record {id:$id}) WHERE `+readable("r")+` RETURN r.kind AS kind`,
+			map[string]any{"id": id, "viewer": viewerParam(who)})
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"provgraph/registry"
 	"reflect"
 	"strings"
 	"testing"
@@ -154,7 +155,7 @@ func TestExportScoped(t *testing.T) {
 	// relation they hold is exported, but for those PROV does not define between the
 	// classes of their ends (a deleted study's invalidation).
 	for _, id := range ids {
-		doc, err := pv.Document(t.Context(), id, 0)
+		doc, err := pv.Document(t.Context(), id, 0, registry.Everyone)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,10 +258,10 @@ func TestKind(t *testing.T) {
 	svc, _ := mustService(t)
 	org := mustCreate(t, svc, "organisations", orgDoc("org"))
 	pv := &Provenance{DB: MustDB(t)}
-	if k, err := pv.Kind(t.Context(), org.ID); err != nil || k != "Organisation" {
+	if k, err := pv.Kind(t.Context(), org.ID, registry.Everyone); err != nil || k != "Organisation" {
 		t.Fatalf("kind %q %v", k, err)
 	}
-	if _, err := pv.Kind(t.Context(), org.ID+"x"); code(err) != provgraph.NotFound {
+	if _, err := pv.Kind(t.Context(), org.ID+"x", registry.Everyone); code(err) != provgraph.NotFound {
 		t.Fatalf("unknown id: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"provgraph"
 	"provgraph/lineage"
 	"provgraph/prov"
+	"provgraph/registry"
 )
 
 // Lineage answers lineage questions by a breadth-first walk, one statement per level,
@@ -42,8 +43,9 @@ func (l *Lineage) Walk(ctx context.Context, q lineage.Query) (lineage.Result, er
 
 func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (lineage.Result, error) {
 	res := lineage.Result{Root: q.ID, Direction: string(q.Direction), Depth: q.Depth, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
-	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) RETURN elementId(b) AS eid, labels(b) AS labels, b `+lineageProps+` AS props`,
-		map[string]any{"id": q.ID})
+	viewer := viewerParam(q.Viewer)
+	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) WHERE `+readable("b")+` RETURN elementId(b) AS eid, labels(b) AS labels, b `+lineageProps+` AS props`,
+		map[string]any{"id": q.ID, "viewer": viewer})
 	if err != nil {
 		return res, err
 	}
@@ -98,14 +100,14 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 				OPTIONAL MATCH (cur:Record {id:b0.id}) WHERE b0:Revision AND NOT $versions
 				WITH a, s, rel, coalesce(cur, b0) AS b
 				WHERE b <> a AND (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
-					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent
+					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent AND `+readable("b")+`
 				WITH DISTINCT b,
 					CASE WHEN startNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS from,
 					CASE WHEN endNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS to,
 					type(rel) AS type, rel.role AS role
 				LIMIT $cap
 				RETURN `+lineageRows, pattern),
-				map[string]any{"frontier": frontier, "versions": q.Versions, "agents": q.IncludeAgents, "cap": q.Limit * 4})
+				map[string]any{"frontier": frontier, "versions": q.Versions, "agents": q.IncludeAgents, "cap": q.Limit * 4, "viewer": viewer})
 			if err != nil {
 				return res, err
 			}
@@ -128,10 +130,10 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 		recs, err := collect(ctx, tx, `
 			UNWIND $reached AS eid
 			MATCH (a) WHERE elementId(a) = eid AND NOT a:Agent
-			MATCH (a)-[rel:`+provRelTypes+`]->(b:Agent)
+			MATCH (a)-[rel:`+provRelTypes+`]->(b:Agent) WHERE `+readable("b")+`
 			WITH b, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
 			LIMIT $cap
-			RETURN `+lineageRows, map[string]any{"reached": order, "cap": q.Limit * 4})
+			RETURN `+lineageRows, map[string]any{"reached": order, "cap": q.Limit * 4, "viewer": viewer})
 		if err != nil {
 			return res, err
 		}
@@ -182,11 +184,14 @@ func lineageNode(n dbtype.Node, depth int) lineage.Node {
 
 // Path is how two records are connected: the shortest directed path from one to the
 // other, tried both ways (from depends on to: "upstream"; to depends on from:
-// "downstream"), never through an agent. No path is a result with no nodes.
-func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int) (lineage.Result, error) {
+// "downstream"), never through an agent nor through a record the viewer may not read. No
+// path is a result with no nodes.
+func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int, who registry.Viewer) (lineage.Result, error) {
+	viewer := viewerParam(who)
 	v, err := l.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		res := lineage.Result{Root: from, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
-		ends, err := collect(ctx, tx, `UNWIND [$from, $to] AS id MATCH (n:Record {id:id}) RETURN n.id AS id`, map[string]any{"from": from, "to": to})
+		ends, err := collect(ctx, tx, `UNWIND [$from, $to] AS id MATCH (n:Record {id:id}) WHERE `+readable("n")+` RETURN n.id AS id`,
+			map[string]any{"from": from, "to": to, "viewer": viewer})
 		if err != nil {
 			return nil, err
 		}
@@ -207,10 +212,10 @@ func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int) (line
 			recs, err := collect(ctx, tx, fmt.Sprintf(`
 				MATCH (a:Record {id:$a}), (b:Record {id:$b})
 				MATCH p = shortestPath((a)-[:%s*..%d]->(b))
-				WHERE all(n IN nodes(p)[1..-1] WHERE NOT n:Agent)
+				WHERE all(n IN nodes(p)[1..-1] WHERE NOT n:Agent AND `+readable("n")+`)
 				RETURN [n IN nodes(p) | {eid: elementId(n), labels: labels(n), props: n `+lineageProps+`}] AS nodes,
 					relationships(p) AS rels`, provRelTypes, maxDepth),
-				map[string]any{"a": try.a, "b": try.b})
+				map[string]any{"a": try.a, "b": try.b, "viewer": viewer})
 			if err != nil {
 				return nil, err
 			}

@@ -7,6 +7,7 @@ import (
 
 	"provgraph"
 	"provgraph/lineage"
+	"provgraph/registry"
 )
 
 func TestLineageWalk(t *testing.T) {
@@ -81,7 +82,7 @@ func TestLineageSeesLatestVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := svc.Get(t.Context(), kind(t, "datasets"), d[0], 0)
+	cur, err := svc.Get(t.Context(), kind(t, "datasets"), d[0], 0, registry.Everyone)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (s *ModelRuns) UpdateModelRun(ctx context.Context, w runs.ModelRunWrite) (r
 		if err := lockRecords(ctx, tx, []string{w.ID}); err != nil {
 			return nil, err
 		}
-		cur, err := getRecord(ctx, tx, modelRunKind, w.ID, 0)
+		cur, err := getRecord(ctx, tx, modelRunKind, w.ID, 0, w.Actor.Viewer)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +107,7 @@ func (s *ModelRuns) UpdateModelRun(ctx context.Context, w runs.ModelRunWrite) (r
 		if results[0].Err != nil {
 			return nil, results[0].Err
 		}
-		return getRecord(ctx, tx, modelRunKind, w.ID, 0)
+		return getRecord(ctx, tx, modelRunKind, w.ID, 0, registry.Everyone)
 	})
 	if err != nil {
 		return registry.Record{}, err
@@ -218,6 +218,7 @@ const writeRunsCypher = `
 		CREATE (r)-[:WAS_INFLUENCED_BY {role:'plan', field:'/workflow_template_id', time:p.start}]->(wf)
 		CREATE (r)-[:USED {role:'model', model_version:p.model_version, time:p.start}]->(model)
 		FOREACH (_ IN CASE WHEN old IS NULL THEN [] ELSE [1] END | CREATE (r)-[:WAS_REVISION_OF {time:p.now}]->(old))
+		` + copyAccess + `
 		WITH r, modeller, old
 		CALL (r, p) {
 			UNWIND p.inputs AS i
@@ -338,7 +339,8 @@ type runReads struct {
 }
 
 // loadRunContexts reads every record the runs name (and, for an update, the run itself),
-// every record their workflow templates name, and the author, in one statement. Nothing
+// every record their workflow templates name, and the author, in one statement. A record
+// the author may not read is not found. Nothing
 // is locked here: a lock on a shared record (a workflow template, a modeller) held for the
 // whole transaction would serialise every registration; the write locks a guard of each
 // and re-reads them just before commit.
@@ -359,12 +361,12 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 	recs, err := collect(ctx, tx, `
 		CALL () {
 			UNWIND $ids AS id
-			MATCH (n:Record {id:id})
+			MATCH (n:Record {id:id}) WHERE `+readable("n")+`
 			RETURN n
 			UNION
 			UNWIND $wfs AS wid
 			MATCH (:Record:WorkflowTemplate {id:wid})-[:WAS_INFLUENCED_BY]->(t)
-			MATCH (n:Record {id:t.id})
+			MATCH (n:Record {id:t.id}) WHERE `+readable("n")+`
 			RETURN n
 			UNION
 			MATCH (n:User {subject:$subject})
@@ -372,7 +374,7 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 		}
 		RETURN collect({eid: elementId(n), labels: labels(n), props: n {`+provNodeProjection+`, .subject, .deleted_at,
 			document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END}}) AS nodes`,
-		map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject})
+		map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject, "viewer": viewerParam(author.Viewer)})
 	if err != nil {
 		return runReads{}, err
 	}

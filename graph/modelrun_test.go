@@ -52,7 +52,7 @@ func TestRegisterModelRun(t *testing.T) {
 	}
 	// The PROV-JSON stored with it is the document the graph gives for it.
 	var live bytes.Buffer
-	if doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), rec.ID, 0); err != nil {
+	if doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), rec.ID, 0, registry.Everyone); err != nil {
 		t.Fatal(err)
 	} else if err := encodeAll(prov.NewPROVJSON(&live, testBase), doc); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestRegisterModelRun(t *testing.T) {
 	// independent judges in every format.
 	pv := &Provenance{DB: MustDB(t)}
 	for _, depth := range []int{0, 3} {
-		doc, err := pv.Document(t.Context(), rec.ID, depth)
+		doc, err := pv.Document(t.Context(), rec.ID, depth, registry.Everyone)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestRegisterModelRun(t *testing.T) {
 		}
 		provtest.JudgeDocument(t, testBase, doc)
 	}
-	if _, err := pv.Document(t.Context(), rec.ID, 99); code(err) != provgraph.Invalid {
+	if _, err := pv.Document(t.Context(), rec.ID, 99, registry.Everyone); code(err) != provgraph.Invalid {
 		t.Fatalf("depth 99: %v", err)
 	}
 	// The input is now used: it cannot be deleted; the run's output can be, the run too.
@@ -234,7 +234,7 @@ func TestStoredProvJSONIsTheGraphs(t *testing.T) {
 	pv := &Provenance{DB: MustDB(t)}
 	check := func(rec registry.Record) {
 		t.Helper()
-		live, err := pv.Document(t.Context(), rec.ID, 0)
+		live, err := pv.Document(t.Context(), rec.ID, 0, registry.Everyone)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestProvDocumentsOfChainsAndDeletions(t *testing.T) {
 		id    string
 		depth int
 	}{{second.ID, 3}, {study.ID, 0}} {
-		doc, err := pv.Document(t.Context(), c.id, c.depth)
+		doc, err := pv.Document(t.Context(), c.id, c.depth, registry.Everyone)
 		if err != nil {
 			t.Fatal(err)
 		}

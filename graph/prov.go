@@ -12,6 +12,7 @@ import (
 
 	"provgraph"
 	"provgraph/prov"
+	"provgraph/registry"
 )
 
 // MaxProvDepth bounds the upstream closure of a PROV document.
@@ -22,13 +23,14 @@ type Provenance struct{ DB *DB }
 
 // Document is the record, what it generated and, up to depth hops upstream, what it came
 // from. Agents are leaves: the closure never walks through a person to their other work.
-// At depth 0 it holds the record, its neighbours and the relations that involve it.
-func (p *Provenance) Document(ctx context.Context, id string, depth int) (*prov.Document, error) {
+// At depth 0 it holds the record, its neighbours and the relations that involve it. What
+// the viewer may not read is left out, and nothing is reached through it.
+func (p *Provenance) Document(ctx context.Context, id string, depth int, who registry.Viewer) (*prov.Document, error) {
 	if depth < 0 || depth > MaxProvDepth {
 		return nil, provgraph.InvalidFields("depth out of range", []provgraph.FieldError{{Path: "depth", Message: fmt.Sprintf("must be 0 to %d", MaxProvDepth)}})
 	}
 	v, err := p.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		docs, err := documents(ctx, tx, []string{id}, depth)
+		docs, err := documents(ctx, tx, []string{id}, depth, who)
 		if err != nil {
 			return nil, err
 		}
@@ -47,23 +49,24 @@ func (p *Provenance) Document(ctx context.Context, id string, depth int) (*prov.
 // documents reads the documents of several records in one statement; unknown ids are
 // absent from the map. An agent's own edges are never walked (a busy modeller has one
 // per run): what an agent did for a run is found by the run's id, through an index.
-func documents(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, depth int) (map[string]*prov.Document, error) {
+func documents(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, depth int, v registry.Viewer) (map[string]*prov.Document, error) {
 	cypher := fmt.Sprintf(`
 		UNWIND $ids AS id
-		MATCH (r:Record {id:id})
+		MATCH (r:Record {id:id}) WHERE `+readable("r")+`
 		CALL (r) {
 			OPTIONAL MATCH path = (r)-[*1..%d]->(n)
-			WHERE all(x IN nodes(path)[1..-1] WHERE NOT x:Agent)
+			WHERE all(x IN nodes(path)[1..-1] WHERE NOT x:Agent) AND all(x IN nodes(path)[1..] WHERE `+readable("x")+`)
 			RETURN collect(DISTINCT n) AS up
 		}
 		CALL (r) {
-			OPTIONAL MATCH (g)-[:WAS_GENERATED_BY]->(r)
+			OPTIONAL MATCH (g)-[:WAS_GENERATED_BY]->(r) WHERE `+readable("g")+`
 			RETURN collect(DISTINCT g) AS generated
 		}
 		WITH r, up + generated + [r] AS nodes
 		CALL (r, nodes) {
 			UNWIND [x IN nodes WHERE x:Activity AND ($depth > 0 OR x = r)] AS act
-			MATCH (a)-[rel:ACTED_ON_BEHALF_OF {activity:act.id}]->(b) WHERE coalesce(rel.activity_version, act.version) = act.version
+			MATCH (a)-[rel:ACTED_ON_BEHALF_OF {activity:act.id}]->(b)
+			WHERE coalesce(rel.activity_version, act.version) = act.version AND a IN nodes AND `+readable("b")+`
 			RETURN collect(DISTINCT rel) AS scoped, collect(DISTINCT b) AS principals
 		}
 		WITH r, scoped, nodes + [b IN principals WHERE NOT b IN nodes] AS nodes
@@ -74,7 +77,7 @@ func documents(ctx context.Context, tx neo4j.ManagedTransaction, ids []string, d
 			RETURN collect(DISTINCT rel) AS rels
 		}
 		RETURN r.id AS id, nodes, rels + scoped AS rels`, max(depth, 1))
-	recs, err := collect(ctx, tx, cypher, map[string]any{"ids": ids, "depth": depth})
+	recs, err := collect(ctx, tx, cypher, map[string]any{"ids": ids, "depth": depth, "viewer": viewerParam(v)})
 	if err != nil {
 		return nil, err
 	}

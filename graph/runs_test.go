@@ -80,7 +80,7 @@ func TestRunLifecycle(t *testing.T) {
 	if r, err := rs.Archive(t.Context(), r.ID, true, actor); err != nil || !r.Archived || r.State != runs.Succeeded {
 		t.Fatalf("archive: %+v %v", r, err)
 	}
-	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 2)
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 2, registry.Everyone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestRunRetryAndReaper(t *testing.T) {
 	if r = mustDo(t, rs, r.ID, runs.OpCanceled, executor); r.State != runs.Canceled {
 		t.Fatalf("acknowledged: %s", r.State)
 	}
-	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 1)
+	doc, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), r.ID, 1, registry.Everyone)
 	if err != nil {
 		t.Fatal(err)
 	}

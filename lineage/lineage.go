@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"provgraph"
+	"provgraph/registry"
 )
 
 // Direction is which way lineage is followed: upstream follows the PROV arrows out (what
@@ -40,6 +41,9 @@ type Query struct {
 	IncludeAgents bool
 	Versions      bool // follow superseded versions too
 	Limit         int  // nodes at most; the result says when it was cut
+	// Viewer bounds the walk: a record it may not read is neither returned nor walked
+	// through, and a root it may not read is not found.
+	Viewer registry.Viewer
 }
 
 // ParseQuery reads a query's parameters; maxDepth is the configured bound of depth.

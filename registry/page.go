@@ -32,6 +32,7 @@ type ListQuery struct {
 	Desc         bool
 	PageSize     int
 	After        *Cursor
+	Viewer       Viewer // lists only what it may read
 }
 
 // Cursor is the keyset position after which the next page starts.

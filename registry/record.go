@@ -39,6 +39,8 @@ type Record struct {
 type Actor struct {
 	Subject string
 	Name    string
+	// Viewer is what the actor may read: a write may name only records it can see.
+	Viewer Viewer
 }
 
 // Write is a validated document ready to be stored.
@@ -64,9 +66,10 @@ type Dependent struct {
 type Store interface {
 	Create(ctx context.Context, w Write) (Record, error)
 	Update(ctx context.Context, w Write) (Record, error)
-	Get(ctx context.Context, k Kind, id string, version int) (Record, error)
+	// Reads answer only what the viewer may read: any other record is not found.
+	Get(ctx context.Context, k Kind, id string, version int, v Viewer) (Record, error)
 	List(ctx context.Context, q ListQuery) (Page, error)
-	History(ctx context.Context, k Kind, id string) ([]Record, error)
+	History(ctx context.Context, k Kind, id string, v Viewer) ([]Record, error)
 	Delete(ctx context.Context, k Kind, id string, actor Actor, reason string, at time.Time) error
 }
 

@@ -53,19 +53,20 @@ func (s *Service) Update(ctx context.Context, k Kind, id string, raw []byte, act
 }
 
 // Get fetches the latest version of a record, or version n when n > 0.
-func (s *Service) Get(ctx context.Context, k Kind, id string, version int) (Record, error) {
+// A record v may not read is not found.
+func (s *Service) Get(ctx context.Context, k Kind, id string, version int, v Viewer) (Record, error) {
 	if !ValidID(id) {
 		return Record{}, ErrNotFound(k.Name, id)
 	}
-	return s.Store.Get(ctx, k, id, version)
+	return s.Store.Get(ctx, k, id, version, v)
 }
 
 // History lists every version of a record, newest first.
-func (s *Service) History(ctx context.Context, k Kind, id string) ([]Record, error) {
+func (s *Service) History(ctx context.Context, k Kind, id string, v Viewer) ([]Record, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound(k.Name, id)
 	}
-	return s.Store.History(ctx, k, id)
+	return s.Store.History(ctx, k, id, v)
 }
 
 // List returns one page.

@@ -10,11 +10,13 @@ import (
 	"provgraph"
 	"provgraph/auth"
 	"provgraph/cypher"
+	"provgraph/registry"
 )
 
 // Cypher runs users' read-only queries.
 type Cypher interface {
-	ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int) (cypher.Rows, error)
+	// ReadCypher refuses a caller who may not read every record: a query reads them all.
+	ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int, v registry.Viewer) (cypher.Rows, error)
 }
 
 // Bounds of user Cypher.
@@ -73,7 +75,7 @@ func (s *Server) runCypher(w http.ResponseWriter, r *http.Request) {
 	if timeout <= 0 {
 		timeout = DefaultCypherTimeout
 	}
-	rows, err := s.Cypher.ReadCypher(r.Context(), req.Query, numbers(req.Parameters).(map[string]any), timeout, req.Limit)
+	rows, err := s.Cypher.ReadCypher(r.Context(), req.Query, numbers(req.Parameters).(map[string]any), timeout, req.Limit, viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

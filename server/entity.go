@@ -50,7 +50,14 @@ func (s *Server) entityRoutes(k registry.Kind) []route {
 
 func actor(r *http.Request) registry.Actor {
 	p := principal(r.Context())
-	return registry.Actor{Subject: p.Subject, Name: p.Name}
+	return registry.Actor{Subject: p.Subject, Name: p.Name, Viewer: viewer(r)}
+}
+
+// viewer is what the caller may read: every record for an admin, else the unrestricted
+// ones and those restricted to one of its groups.
+func viewer(r *http.Request) registry.Viewer {
+	p := principal(r.Context())
+	return registry.Viewer{All: p.Role.Allows(auth.Admin), Groups: p.Groups}
 }
 
 func (s *Server) createEntity(k registry.Kind) http.HandlerFunc {
@@ -107,7 +114,7 @@ func (s *Server) getEntity(k registry.Kind) http.HandlerFunc {
 			}
 			version = n
 		}
-		rec, err := s.Registry.Get(r.Context(), k, mux.Vars(r)["id"], version)
+		rec, err := s.Registry.Get(r.Context(), k, mux.Vars(r)["id"], version, viewer(r))
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -119,7 +126,7 @@ func (s *Server) getEntity(k registry.Kind) http.HandlerFunc {
 
 func (s *Server) entityHistory(k registry.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		recs, err := s.Registry.History(r.Context(), k, mux.Vars(r)["id"])
+		recs, err := s.Registry.History(r.Context(), k, mux.Vars(r)["id"], viewer(r))
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -135,6 +142,7 @@ func (s *Server) listEntities(k registry.Kind) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
+		q.Viewer = viewer(r)
 		page, err := s.Registry.List(r.Context(), q)
 		if err != nil {
 			writeError(w, r, err)

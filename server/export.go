@@ -20,7 +20,7 @@ import (
 type Exporter interface {
 	Export(ctx context.Context, enc prov.Encoder, progress func(done, total int64)) error
 	// Kind returns the kind label ("Dataset", …) of a record, or a not-found error.
-	Kind(ctx context.Context, id string) (string, error)
+	Kind(ctx context.Context, id string, v registry.Viewer) (string, error)
 }
 
 func (s *Server) exportRoutes() []route {
@@ -127,7 +127,7 @@ func (s *Server) resolveID(w http.ResponseWriter, r *http.Request) {
 		}
 		version = v
 	}
-	label, err := s.Exporter.Kind(r.Context(), id)
+	label, err := s.Exporter.Kind(r.Context(), id, viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -12,12 +12,13 @@ import (
 	"provgraph"
 	"provgraph/auth"
 	"provgraph/lineage"
+	"provgraph/registry"
 )
 
 // Lineage answers lineage questions.
 type Lineage interface {
 	Walk(ctx context.Context, q lineage.Query) (lineage.Result, error)
-	Path(ctx context.Context, from, to string, maxDepth int) (lineage.Result, error)
+	Path(ctx context.Context, from, to string, maxDepth int, v registry.Viewer) (lineage.Result, error)
 }
 
 var errLineageFormat = &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot, svg or tree",
@@ -99,6 +100,7 @@ func (s *Server) answerLineage(w http.ResponseWriter, r *http.Request, params ur
 		writeError(w, r, errLineageFormat)
 		return
 	}
+	q.Viewer = viewer(r)
 	res, err := s.Lineage.Walk(r.Context(), q)
 	if err != nil {
 		writeError(w, r, err)
@@ -154,7 +156,7 @@ func (s *Server) lineagePath(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "give from and to", Fields: errs})
 		return
 	}
-	res, err := s.Lineage.Path(r.Context(), qs.Get("from"), qs.Get("to"), s.maxLineageDepth())
+	res, err := s.Lineage.Path(r.Context(), qs.Get("from"), qs.Get("to"), s.maxLineageDepth(), viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -11,11 +11,12 @@ import (
 	"provgraph"
 	"provgraph/auth"
 	"provgraph/prov"
+	"provgraph/registry"
 )
 
 // Provenance reads PROV documents.
 type Provenance interface {
-	Document(ctx context.Context, id string, depth int) (*prov.Document, error)
+	Document(ctx context.Context, id string, depth int, v registry.Viewer) (*prov.Document, error)
 }
 
 func (s *Server) provRoutes() []route {
@@ -58,7 +59,7 @@ func (s *Server) provDocument(w http.ResponseWriter, r *http.Request) {
 		}
 		depth = n
 	}
-	doc, err := s.Provenance.Document(r.Context(), mux.Vars(r)["id"], depth)
+	doc, err := s.Provenance.Document(r.Context(), mux.Vars(r)["id"], depth, viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -20,8 +20,8 @@ import (
 type Registry interface {
 	Create(ctx context.Context, k registry.Kind, raw []byte, actor registry.Actor, idemKey string) (registry.Record, error)
 	Update(ctx context.Context, k registry.Kind, id string, raw []byte, actor registry.Actor, reason string) (registry.Record, error)
-	Get(ctx context.Context, k registry.Kind, id string, version int) (registry.Record, error)
-	History(ctx context.Context, k registry.Kind, id string) ([]registry.Record, error)
+	Get(ctx context.Context, k registry.Kind, id string, version int, v registry.Viewer) (registry.Record, error)
+	History(ctx context.Context, k registry.Kind, id string, v registry.Viewer) ([]registry.Record, error)
 	List(ctx context.Context, q registry.ListQuery) (registry.Page, error)
 	Delete(ctx context.Context, k registry.Kind, id string, actor registry.Actor, reason string) error
 }
@@ -47,6 +47,7 @@ type Server struct {
 	Lineage       Lineage
 	MaxDepth      int // of lineage queries
 	Cypher        Cypher
+	Access        Access
 	CypherTimeout time.Duration
 	Artifacts     Artifacts
 	Provenance    Provenance
@@ -145,6 +146,7 @@ func (s *Server) table() []route {
 	rs = append(rs, s.runRoutes()...)
 	rs = append(rs, s.lineageRoutes()...)
 	rs = append(rs, s.cypherRoutes()...)
+	rs = append(rs, s.accessRoutes()...)
 	rs = append(rs, s.provRoutes()...)
 	rs = append(rs, s.exportRoutes()...)
 	rs = append(rs, s.uiRoutes()...)

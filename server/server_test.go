@@ -34,10 +34,10 @@ func (f fakeRegistry) Create(_ context.Context, k registry.Kind, raw []byte, a r
 func (fakeRegistry) Update(context.Context, registry.Kind, string, []byte, registry.Actor, string) (registry.Record, error) {
 	return registry.Record{}, provgraph.Errorf(provgraph.Unavailable, "database away")
 }
-func (fakeRegistry) Get(context.Context, registry.Kind, string, int) (registry.Record, error) {
+func (fakeRegistry) Get(context.Context, registry.Kind, string, int, registry.Viewer) (registry.Record, error) {
 	return registry.Record{}, provgraph.Errorf(provgraph.NotFound, "nothing")
 }
-func (fakeRegistry) History(context.Context, registry.Kind, string) ([]registry.Record, error) {
+func (fakeRegistry) History(context.Context, registry.Kind, string, registry.Viewer) ([]registry.Record, error) {
 	return nil, provgraph.Errorf(provgraph.NotFound, "nothing")
 }
 func (fakeRegistry) List(context.Context, registry.ListQuery) (registry.Page, error) {

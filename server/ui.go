@@ -174,7 +174,7 @@ func (s *Server) uiFind(w http.ResponseWriter, r *http.Request) {
 func (s *Server) uiLineage(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	code := http.StatusOK
-	if _, err := s.Lineage.Walk(r.Context(), lineage.Query{ID: id, Direction: lineage.Upstream, Depth: 1, Limit: 1}); err != nil {
+	if _, err := s.Lineage.Walk(r.Context(), lineage.Query{ID: id, Direction: lineage.Upstream, Depth: 1, Limit: 1, Viewer: viewer(r)}); err != nil {
 		if provgraph.ErrorCode(err) != provgraph.NotFound {
 			writeError(w, r, err)
 			return
