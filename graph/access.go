@@ -58,11 +58,7 @@ func (s *Access) Get(ctx context.Context, id string, v registry.Viewer) (registr
 // Set restricts every version of a record to groups (none: open to every reader). Only
 // its creator or an admin may; the change is stamped on the record.
 func (s *Access) Set(ctx context.Context, id string, groups []string, actor registry.Actor, at time.Time) (registry.Access, error) {
-	groups, err := registry.CheckReadGroups(groups, actor.Viewer)
-	if err != nil {
-		return registry.Access{}, err
-	}
-	_, err = s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+	_, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		if err := lockRecords(ctx, tx, []string{id}); err != nil {
 			return nil, err
 		}
@@ -81,6 +77,9 @@ func (s *Access) Set(ctx context.Context, id string, groups []string, actor regi
 		}
 		if !actor.Viewer.All && str(recs[0], "creator") != actor.Subject {
 			return nil, provgraph.Errorf(provgraph.Forbidden, "only the creator of %s or an admin may change who reads it", id)
+		}
+		if groups, err = registry.CheckReadGroups(groups, actor.Viewer); err != nil {
+			return nil, err
 		}
 		return run(ctx, tx, `
 			MATCH (n {id:$id}) WHERE n:Record OR n:Revision

@@ -27,8 +27,10 @@ type Config struct {
 	OIDCAudience  string
 	OIDCJWKSURL   string
 	OIDCRoleClaim string
-	LogLevel      string
-	RunLease      time.Duration
+	// OIDCGroupsClaim names the claim whose groups open restricted records.
+	OIDCGroupsClaim string
+	LogLevel        string
+	RunLease        time.Duration
 	// ArtifactDir holds the content-addressed store of run artifacts; MaxArtifactBytes
 	// bounds one artifact.
 	ArtifactDir      string
@@ -47,25 +49,26 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		return def
 	}
 	c := Config{
-		Addr:          get("PROVGRAPH_ADDR", "127.0.0.1:8080"),
-		Neo4jURI:      get("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"),
-		Neo4jUser:     getenv("PROVGRAPH_NEO4J_USER"),
-		Neo4jPassword: getenv("PROVGRAPH_NEO4J_PASSWORD"),
-		Neo4jDatabase: get("PROVGRAPH_NEO4J_DATABASE", "neo4j"),
-		BaseIRI:       getenv("PROVGRAPH_BASE_IRI"),
-		IDPrefix:      get("PROVGRAPH_ID_PREFIX", "local"),
-		AdminToken:    getenv("PROVGRAPH_ADMIN_TOKEN"),
-		TokenFile:     get("PROVGRAPH_TOKEN_FILE", "var/tokens.json"),
-		OIDCIssuer:    getenv("PROVGRAPH_OIDC_ISSUER"),
-		OIDCAudience:  getenv("PROVGRAPH_OIDC_AUDIENCE"),
-		OIDCJWKSURL:   getenv("PROVGRAPH_OIDC_JWKS_URL"),
-		OIDCRoleClaim: get("PROVGRAPH_OIDC_ROLES_CLAIM", "roles"),
-		LogLevel:      get("PROVGRAPH_LOG_LEVEL", "info"),
-		MaxBodyBytes:  1 << 20,
-		Neo4jWait:     30 * time.Second,
-		RunLease:      5 * time.Minute,
-		CypherTimeout: 5 * time.Second,
-		ArtifactDir:   get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
+		Addr:            get("PROVGRAPH_ADDR", "127.0.0.1:8080"),
+		Neo4jURI:        get("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"),
+		Neo4jUser:       getenv("PROVGRAPH_NEO4J_USER"),
+		Neo4jPassword:   getenv("PROVGRAPH_NEO4J_PASSWORD"),
+		Neo4jDatabase:   get("PROVGRAPH_NEO4J_DATABASE", "neo4j"),
+		BaseIRI:         getenv("PROVGRAPH_BASE_IRI"),
+		IDPrefix:        get("PROVGRAPH_ID_PREFIX", "local"),
+		AdminToken:      getenv("PROVGRAPH_ADMIN_TOKEN"),
+		TokenFile:       get("PROVGRAPH_TOKEN_FILE", "var/tokens.json"),
+		OIDCIssuer:      getenv("PROVGRAPH_OIDC_ISSUER"),
+		OIDCAudience:    getenv("PROVGRAPH_OIDC_AUDIENCE"),
+		OIDCJWKSURL:     getenv("PROVGRAPH_OIDC_JWKS_URL"),
+		OIDCRoleClaim:   get("PROVGRAPH_OIDC_ROLES_CLAIM", "roles"),
+		OIDCGroupsClaim: get("PROVGRAPH_OIDC_GROUPS_CLAIM", "groups"),
+		LogLevel:        get("PROVGRAPH_LOG_LEVEL", "info"),
+		MaxBodyBytes:    1 << 20,
+		Neo4jWait:       30 * time.Second,
+		RunLease:        5 * time.Minute,
+		CypherTimeout:   5 * time.Second,
+		ArtifactDir:     get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
 
 		MaxArtifactBytes: 1 << 30,
 	}

@@ -119,6 +119,7 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 func tokenCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	tok := &cobra.Command{Use: "token", Short: "Manage local bearer tokens"}
 	var role, name string
+	var groups []string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a local token and print it (it is stored hashed and shown only now)",
@@ -131,7 +132,7 @@ func tokenCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 			if name == "" {
 				name = string(r)
 			}
-			token, rec, err := auth.CreateLocalToken(cfg.TokenFile, name, r)
+			token, rec, err := auth.CreateLocalToken(cfg.TokenFile, name, r, groups...)
 			if err != nil {
 				return err
 			}
@@ -142,6 +143,7 @@ func tokenCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	}
 	create.Flags().StringVar(&role, "role", "reader", "reader, writer or admin")
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the token by")
+	create.Flags().StringSliceVar(&groups, "groups", nil, "groups whose restricted records the token may read (comma-separated)")
 	tok.AddCommand(create)
 	return tok
 }
@@ -296,7 +298,7 @@ func (m *Main) authenticator(ctx context.Context) (auth.Authenticator, error) {
 		}
 	}
 	if cfg.OIDCIssuer != "" {
-		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim})
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim, GroupsClaim: cfg.OIDCGroupsClaim})
 		if err != nil {
 			return nil, fmt.Errorf("oidc: %w", err)
 		}

@@ -549,10 +549,10 @@ func TestRegisterModelRunOverHTTP(t *testing.T) {
 	}
 }
 
-// tokenClient is a client with a new local token of role.
-func tokenClient(t testing.TB, m *Main, role auth.Role, name string) client {
+// tokenClient is a client with a new local token of role, in groups.
+func tokenClient(t testing.TB, m *Main, role auth.Role, name string, groups ...string) client {
 	t.Helper()
-	tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role)
+	tok, _, err := auth.CreateLocalToken(m.Config.TokenFile, name, role, groups...)
 	if err != nil {
 		t.Fatal(err)
 	}
