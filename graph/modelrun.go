@@ -464,15 +464,16 @@ func withProvJSON(r registry.Record, n dbtype.Node) registry.Record {
 }
 
 // WorkflowTemplates reads a current workflow template and the dataset templates it names.
-func (s *ModelRuns) WorkflowTemplates(ctx context.Context, id string) (runs.Workflow, map[string]runs.DatasetTemplate, error) {
+func (s *ModelRuns) WorkflowTemplates(ctx context.Context, id string, who registry.Viewer) (runs.Workflow, map[string]runs.DatasetTemplate, error) {
+	viewer := viewerParam(who)
 	type answer struct {
 		wf        runs.Workflow
 		templates map[string]runs.DatasetTemplate
 	}
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		recs, err := collect(ctx, tx, `
-			MATCH (w:Record:WorkflowTemplate {id:$id}) WHERE w.deleted_at IS NULL
-			RETURN w.document AS wf`, map[string]any{"id": id})
+			MATCH (w:Record:WorkflowTemplate {id:$id}) WHERE w.deleted_at IS NULL AND `+readable("w")+`
+			RETURN w.document AS wf`, map[string]any{"id": id, "viewer": viewer})
 		if err != nil {
 			return nil, err
 		}
@@ -487,8 +488,8 @@ func (s *ModelRuns) WorkflowTemplates(ctx context.Context, id string) (runs.Work
 		// template was written against, and the CSV needs the current one.
 		recs, err = collect(ctx, tx, `
 			UNWIND $ids AS id
-			MATCH (t:Record:DatasetTemplate {id:id})
-			RETURN id, t.document AS doc`, map[string]any{"ids": runs.ModelRun{}.TemplateIDs(&a.wf)})
+			MATCH (t:Record:DatasetTemplate {id:id}) WHERE `+readable("t")+`
+			RETURN id, t.document AS doc`, map[string]any{"ids": runs.ModelRun{}.TemplateIDs(&a.wf), "viewer": viewer})
 		if err != nil {
 			return nil, err
 		}

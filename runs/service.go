@@ -64,15 +64,16 @@ type ModelRuns struct {
 
 // TemplateReader reads a current workflow template and the dataset templates it names.
 type TemplateReader interface {
-	WorkflowTemplates(ctx context.Context, id string) (Workflow, map[string]DatasetTemplate, error)
+	// A template the viewer may not read is not found (a dataset template, left out).
+	WorkflowTemplates(ctx context.Context, id string, v registry.Viewer) (Workflow, map[string]DatasetTemplate, error)
 }
 
 // CSVTemplate is the CSV header for runs of a workflow template.
-func (s *ModelRuns) CSVTemplate(ctx context.Context, workflowID string) ([]string, error) {
+func (s *ModelRuns) CSVTemplate(ctx context.Context, workflowID string, v registry.Viewer) ([]string, error) {
 	if !registry.ValidID(workflowID) {
 		return nil, registry.ErrNotFound("workflow-template", workflowID)
 	}
-	wf, templates, err := s.Templates.WorkflowTemplates(ctx, workflowID)
+	wf, templates, err := s.Templates.WorkflowTemplates(ctx, workflowID, v)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +92,7 @@ func (s *ModelRuns) RegisterCSV(ctx context.Context, workflowID string, csv io.R
 	if !registry.ValidID(workflowID) {
 		return nil, provgraph.InvalidFields("no such workflow template", []provgraph.FieldError{{Path: "workflow_template_id", Message: fmt.Sprintf("no workflow template %q", workflowID)}})
 	}
-	wf, templates, err := s.Templates.WorkflowTemplates(ctx, workflowID)
+	wf, templates, err := s.Templates.WorkflowTemplates(ctx, workflowID, actor.Viewer)
 	if err != nil {
 		return nil, err
 	}

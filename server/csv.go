@@ -17,7 +17,7 @@ import (
 
 // CSVRuns registers model runs from spreadsheets.
 type CSVRuns interface {
-	CSVTemplate(ctx context.Context, workflowID string) ([]string, error)
+	CSVTemplate(ctx context.Context, workflowID string, v registry.Viewer) ([]string, error)
 	RegisterCSV(ctx context.Context, workflowID string, csv io.Reader, actor registry.Actor, idemKey string, checkOnly bool) ([]runs.CSVResult, error)
 }
 
@@ -34,7 +34,7 @@ func (s *Server) csvRoutes() []route {
 }
 
 func (s *Server) csvTemplate(w http.ResponseWriter, r *http.Request) {
-	header, err := s.CSVRuns.CSVTemplate(r.Context(), mux.Vars(r)["id"])
+	header, err := s.CSVRuns.CSVTemplate(r.Context(), mux.Vars(r)["id"], viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

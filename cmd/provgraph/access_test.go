@@ -74,6 +74,17 @@ func TestRestrictedRecordOverHTTP(t *testing.T) {
 			t.Errorf("%s Cypher: %d %s, want %d", c.name, r.Status, r.Body, want)
 		}
 	}
+	// A restricted workflow template's CSV header is as hidden as the template.
+	wf := owner.mustCreate("workflow-templates", map[string]any{"display_name": "Embargoed run", "software_id": f.model,
+		"input_templates": []any{map[string]any{"template_id": f.inTemplate}}})
+	if r := owner.do("PUT", "/api/v1/access/"+wf, map[string]any{"read_groups": []string{"reef-team"}}); r.Status != 200 {
+		t.Fatalf("restrict the workflow template: %d %s", r.Status, r.Body)
+	}
+	for who, want := range map[*client]int{&outsider: 404, &member: 200} {
+		if r := who.do("GET", "/api/v1/workflow-templates/"+wf+"/csv-template", nil); r.Status != want {
+			t.Errorf("CSV template: %d, want %d", r.Status, want)
+		}
+	}
 	// A registration by a writer outside the group cannot name it.
 	r := outsideWriter.do("POST", "/api/v1/model-runs", runDoc(f, secret, "uses the embargoed survey"))
 	if r.Status != 422 || !slices.Contains(r.ErrorFields(t), "/inputs/0/dataset_id") {
