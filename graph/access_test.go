@@ -151,6 +151,17 @@ func TestRestrictedRecords(t *testing.T) {
 		})
 	}
 
+	// A delete refused for its dependents does not name one the deleter may not read.
+	org := orgOf(t, d[0])
+	err = svc.Delete(t.Context(), kind(t, "organisations"), org, registry.Actor{Subject: "test:outsider", Viewer: outsider}, "x")
+	if code(err) != provgraph.Conflict || strings.Contains(err.Error(), d[1]) || !strings.Contains(err.Error(), "a record you may not read") {
+		t.Fatalf("outsider's delete: %v", err)
+	}
+	err = svc.Delete(t.Context(), kind(t, "organisations"), org, registry.Actor{Subject: "test:admin", Viewer: registry.Everyone}, "x")
+	if code(err) != provgraph.Conflict || !strings.Contains(err.Error(), d[1]) {
+		t.Fatalf("admin's delete: %v", err)
+	}
+
 	// A new version keeps the restriction; lifting it opens every version again.
 	if _, err := svc.Update(t.Context(), datasets, d[1], []byte(datasetDoc("d1 again", orgOf(t, d[0]))), creator, "renamed"); err != nil {
 		t.Fatal(err)

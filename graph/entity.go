@@ -234,7 +234,7 @@ func invalidate(ctx context.Context, tx neo4j.ManagedTransaction, kind, id strin
 	if err := check(); err != nil {
 		return err
 	}
-	deps, err := dependents(ctx, tx, id)
+	deps, err := dependents(ctx, tx, id, actor.Viewer)
 	if err != nil {
 		return err
 	}
@@ -260,8 +260,9 @@ func invalidate(ctx context.Context, tx neo4j.ManagedTransaction, kind, id strin
 	return err
 }
 
-// dependents are current records with a relationship to any version of id.
-func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]registry.Dependent, error) {
+// dependents are current records with a relationship to any version of id; one the
+// viewer may not read is counted but not named.
+func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string, v registry.Viewer) ([]registry.Dependent, error) {
 	// What an activity generated does not stop its deletion; what used those outputs does.
 	recs, err := collect(ctx, tx, `
 		CALL () {
@@ -278,7 +279,11 @@ func dependents(ctx context.Context, tx neo4j.ManagedTransaction, id string) ([]
 			RETURN d, 'USED ' + o.id AS relation
 		}
 		WITH DISTINCT d, relation WHERE d.id <> $id AND d.deleted_at IS NULL
-		RETURN d.id AS id, d.kind AS kind, relation ORDER BY id LIMIT 50`, map[string]any{"id": id})
+		WITH d, relation, `+readable("d")+` AS visible
+		RETURN CASE WHEN visible THEN d.id ELSE '(a record you may not read)' END AS id,
+			CASE WHEN visible THEN d.kind ELSE 'record' END AS kind,
+			CASE WHEN visible THEN relation ELSE 'depends on it' END AS relation
+		ORDER BY visible DESC, d.id LIMIT 50`, map[string]any{"id": id, "viewer": viewerParam(v)})
 	if err != nil {
 		return nil, err
 	}

@@ -626,7 +626,7 @@ func (s *Runs) PurgeRun(ctx context.Context, id string) error {
 		if !r.State.Terminal() {
 			return nil, provgraph.Errorf(provgraph.Conflict, "run %s is %s; only a run in a terminal state can be purged", id, r.State)
 		}
-		deps, err := dependents(ctx, tx, id)
+		deps, err := dependents(ctx, tx, id, registry.Everyone) // an admin's
 		if err != nil {
 			return nil, err
 		}
