@@ -62,7 +62,7 @@ func CreateLocalToken(path, name string, role Role, groups ...string) (token str
 	for _, g := range groups {
 		if !registry.ValidGroup(g) {
 			return "", TokenRecord{}, provgraph.InvalidFields("not a group name",
-				[]provgraph.FieldError{{Path: "groups", Message: fmt.Sprintf("%q: 1 to 128 letters, digits and . _ : @ / -, starting with a letter, digit or /", g)}})
+				[]provgraph.FieldError{{Path: "groups", Message: fmt.Sprintf("%q: %s", g, registry.GroupRule)}})
 		}
 	}
 	name = strings.TrimSpace(name)

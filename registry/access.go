@@ -35,8 +35,11 @@ type Access struct {
 // MaxReadGroups bounds a record's access list.
 const MaxReadGroups = 32
 
-// GroupPattern is what a group name looks like.
-const GroupPattern = `^[A-Za-z0-9/][A-Za-z0-9._:@/-]{0,127}$`
+// GroupPattern is what a group name looks like, and GroupRule says it in words.
+const (
+	GroupPattern = `^[A-Za-z0-9/][A-Za-z0-9._:@/-]{0,127}$`
+	GroupRule    = "1 to 128 letters, digits and . _ : @ / -, starting with a letter, digit or /"
+)
 
 var groupName = regexp.MustCompile(GroupPattern)
 
@@ -55,7 +58,7 @@ func CheckReadGroups(groups []string, setter Viewer) ([]string, error) {
 	for i, g := range groups {
 		if !ValidGroup(g) {
 			errs = append(errs, provgraph.FieldError{Path: fmt.Sprintf("/read_groups/%d", i),
-				Message: "a group name is 1 to 128 letters, digits and . _ : @ / -, starting with a letter, digit or /"})
+				Message: "a group name is " + GroupRule})
 		}
 	}
 	if len(errs) == 0 && len(groups) > 0 && !setter.Sees(groups) {
