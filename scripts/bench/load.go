@@ -32,6 +32,8 @@ type result struct {
 	Latencies   []time.Duration // of successful requests, sorted
 	Skipped     string          // why the phase did not run
 	ServerCPU   time.Duration   // processor time the server used in the phase
+	DBCPU       time.Duration   // and Neo4j (0: its process was not found)
+	ClientCPU   time.Duration   // and the benchmark itself, the client
 	MachineBusy float64         // fraction of the machine's processor time in use
 	Blocked     float64         // mean number of database transactions waiting for a lock
 	Open        float64         // mean number of open database transactions
@@ -46,11 +48,14 @@ type result struct {
 }
 
 // CPUPerRecord is the server's processor time per record registered.
-func (r result) CPUPerRecord() time.Duration {
+func (r result) CPUPerRecord() time.Duration { return r.perRecord(r.ServerCPU) }
+
+// perRecord is a processor time of the phase per record registered.
+func (r result) perRecord(d time.Duration) time.Duration {
 	if r.Records == 0 {
 		return 0
 	}
-	return r.ServerCPU / time.Duration(r.Records)
+	return d / time.Duration(r.Records)
 }
 
 // Rate is records registered per second.

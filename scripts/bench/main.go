@@ -52,6 +52,7 @@ func main() {
 // options are the flags.
 type options struct {
 	bin, neo4jURI, out   string
+	neo4jPIDFile         string
 	build                bool
 	duration, warmup     time.Duration
 	batchDuration        time.Duration
@@ -204,24 +205,44 @@ func (b *bench) measure(ctx context.Context, sectionName, label string, batch in
 func (b *bench) measureOne(ctx context.Context, sectionName, label string, batch, c int, d time.Duration, o op) result {
 	ph := phase{Concurrency: c, Duration: d, Count: b.opt.count}
 	cpu0, _ := b.srv.CPU()
+	db0, dbErr := b.dbCPU()
+	client0, _ := benchserver.ProcessCPU(os.Getpid())
 	busy0, total0 := benchserver.MachineCPU()
 	stopSampling := b.sampleLocks(ctx)
 	r := drive(ctx, ph, &b.seq, o)
 	r.Open, r.Blocked = stopSampling()
 	cpu1, _ := b.srv.CPU()
+	db1, _ := b.dbCPU()
+	client1, _ := benchserver.ProcessCPU(os.Getpid())
 	busy1, total1 := benchserver.MachineCPU()
 	r.Section, r.Label, r.Batch = sectionName, label, batch
-	r.ServerCPU = cpu1 - cpu0
+	r.ServerCPU, r.ClientCPU = cpu1-cpu0, client1-client0
+	if dbErr == nil {
+		r.DBCPU = db1 - db0
+	}
 	if total1 > total0 {
 		r.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
 	}
-	fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s server CPU %5.2f ms/record, machine %3.0f%% busy, %.1f of %.1f transactions waiting for locks (%d requests, %d errors)\n",
+	fmt.Fprintf(b.log, "   %-22s c=%-3d %8.1f records/s  p50 %-8s p99 %-8s CPU per record (server, Neo4j, client) %s, machine %3.0f%% busy, %.1f of %.1f transactions waiting for locks (%d requests, %d errors)\n",
 		label, c, r.Rate(), r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond),
-		float64(r.CPUPerRecord())/float64(time.Millisecond), r.MachineBusy*100, r.Blocked, r.Open, r.Requests, r.Errors)
+		r.cpuSplit(), r.MachineBusy*100, r.Blocked, r.Open, r.Requests, r.Errors)
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(b.log, "     error: %s\n", e)
 	}
 	return r
+}
+
+// dbCPU is the processor time Neo4j has used, from the process in -neo4j-pidfile.
+func (b *bench) dbCPU() (time.Duration, error) {
+	pid, err := os.ReadFile(b.opt.neo4jPIDFile)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", b.opt.neo4jPIDFile, err)
+	}
+	return benchserver.ProcessCPU(n)
 }
 
 // sampleLocks samples the database's transactions every 100 ms until the returned
@@ -322,6 +343,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.StringVar(&o.bin, "bin", "bin/provgraph", "the provgraph binary to serve with")
 	fs.BoolVar(&o.build, "build", true, "build -bin from ./cmd/provgraph first")
 	fs.StringVar(&o.neo4jURI, "neo4j", def("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"), "Bolt URI of the running Neo4j (default from PROVGRAPH_NEO4J_URI)")
+	fs.StringVar(&o.neo4jPIDFile, "neo4j-pidfile", def("NEO4J_PIDFILE", "var/neo4j.pid"), "pid file of the Neo4j process, for its CPU per record (scripts/neo4j writes it; default from NEO4J_PIDFILE)")
 	fs.DurationVar(&o.duration, "duration", 6*time.Second, "length of each raw and API phase")
 	fs.DurationVar(&o.batchDuration, "batch-duration", 6*time.Second, "length of each batch phase (the request in flight at the end still counts)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unrecorded warm-up before each section (0 for none)")

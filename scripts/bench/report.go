@@ -72,7 +72,7 @@ func (rep report) Markdown() string {
 	p(", %s unrecorded warm-up per section\n\n", rep.Options.warmup)
 
 	if slices.ContainsFunc(rep.Results, func(r result) bool { return r.Section != "lifecycle" && r.Skipped == "" }) {
-		p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | server CPU/record | machine busy | transactions open / waiting for a lock |\n")
+		p("| section | what | concurrency | records/request | requests | errors | records/s | p50 | p99 | CPU/record: server, Neo4j, client | machine busy | transactions open / waiting for a lock |\n")
 		p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	}
 	var skipped []result
@@ -85,7 +85,7 @@ func (rep report) Markdown() string {
 			continue // its own tables, below
 		}
 		p("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %.0f%% | %.1f / %.1f |\n", r.Section, r.Label, r.Concurrency, r.Batch, r.Requests, r.Errors,
-			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), msPrec(r.CPUPerRecord(), 2), r.MachineBusy*100, r.Open, r.Blocked)
+			r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), r.cpuSplit(), r.MachineBusy*100, r.Open, r.Blocked)
 	}
 	pending := false
 	for _, r := range skipped {
@@ -183,6 +183,16 @@ func writeReport(path, md string) error {
 }
 
 func ms(d time.Duration) string { return msPrec(d, 1) }
+
+// cpuSplit is the processor time per record of the server, Neo4j and the client, in ms.
+func (r result) cpuSplit() string {
+	db := "?"
+	if r.DBCPU > 0 {
+		db = strconv.FormatFloat(float64(r.perRecord(r.DBCPU))/float64(time.Millisecond), 'f', 2, 64)
+	}
+	return fmt.Sprintf("%.2f, %s, %.2f ms", float64(r.CPUPerRecord())/float64(time.Millisecond), db,
+		float64(r.perRecord(r.ClientCPU))/float64(time.Millisecond))
+}
 
 func msPrec(d time.Duration, prec int) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', prec, 64) + " ms"
