@@ -117,6 +117,11 @@ func hiddenFrom(ctx context.Context, tx interface {
 // strs reads a list of strings from a record.
 func strs(r *neo4j.Record, key string) []string {
 	v, _ := r.Get(key)
+	return stringList(v)
+}
+
+// stringList is the strings of a list property.
+func stringList(v any) []string {
 	list, _ := v.([]any)
 	out := make([]string, 0, len(list))
 	for _, x := range list {

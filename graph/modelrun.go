@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 
@@ -22,6 +23,8 @@ type ModelRuns struct {
 	DB *DB
 	// BaseIRI names the records in the PROV-JSON stored with each run.
 	BaseIRI string
+	// Cache, if not nil, spares a registration the read of the records it names.
+	Cache *RecordCache
 }
 
 var _ runs.ModelRunStore = (*ModelRuns)(nil)
@@ -137,13 +140,14 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 	if a.Subject == "" {
 		return provgraph.Errorf(provgraph.Internal, "write without an actor")
 	}
-	read, err := loadRunContexts(ctx, tx, ws, a)
+	read, err := s.loadRunContexts(ctx, tx, ws, a)
 	if err != nil {
 		return err
 	}
 	var params []map[string]any
 	var refs []string
-	at := map[string]int{} // run id → index in results
+	expect := map[string]any{} // id → the version every check and document used
+	at := map[string]int{}     // run id → index in results
 	for i, w := range ws {
 		c := read.contexts[i]
 		if errs := w.Run.Check(w.Run.WorkflowTemplateID, c); len(errs) > 0 {
@@ -168,6 +172,11 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 		}
 		params = append(params, p)
 		refs = append(append(refs, w.Run.Linked()...), w.Run.WorkflowTemplateID, c.Workflow.SoftwareID)
+		for _, id := range slices.Concat(w.Run.Refs(), w.Run.TemplateIDs(c.Workflow), []string{w.Run.WorkflowTemplateID, c.Workflow.SoftwareID}) {
+			if n, ok := read.nodes[id]; ok && n.Props["deleted_at"] == nil {
+				expect[id] = n.Props["version"]
+			}
+		}
 		at[w.ID] = w.at
 	}
 	if len(params) == 0 {
@@ -176,15 +185,17 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 	slices.Sort(refs)
 	refs = slices.Compact(refs)
 	rec, err := run(ctx, tx, writeRunsCypher, map[string]any{"subject": a.Subject, "user": "agents/" + a.Subject, "name": a.Name,
-		"runs": params, "refs": refs, "guards": stripeKeys(refs)})
+		"runs": params, "guards": stripeKeys(refs), "expect": expect, "viewer": viewerParam(a.Viewer)})
 	if err != nil {
 		return err
 	}
 	// Every run, with every relationship (a MATCH that found nothing would drop one
-	// silently: a record relabelled by a concurrent update), and nothing it names gone.
+	// silently: a record relabelled by a concurrent update), and every record it names as
+	// it was read or cached.
 	written, _ := rec.Get("written")
-	gone, _ := rec.Get("gone")
-	if written != int64(len(params)) || gone != int64(0) {
+	changed, _ := rec.Get("changed")
+	if written != int64(len(params)) || changed != int64(0) {
+		s.Cache.forget(slices.Collect(maps.Keys(expect)))
 		return errChanged
 	}
 	// The records are what was written; reading them back would only cost time.
@@ -197,12 +208,14 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 
 // writeRunsCypher writes runs and their relations; for an update the old version is
 // relabelled :Revision and keeps its own relations. Then it locks one guard of each
-// record the runs link to and re-reads them: a concurrent delete either committed before
-// (and is seen) or waits for this commit and then sees the runs as dependents. Locking
-// last keeps the lock on a shared record (the workflow template every run names) to the
-// moments before commit. It answers how many runs got every relationship they should,
-// and how many named records are gone.
-const writeRunsCypher = `
+// record the runs link to and looks up every record they name: a concurrent delete
+// either committed before (and is seen) or waits for this commit and then sees the runs
+// as dependents. Locking last keeps the lock on a shared record (the workflow template
+// every run names) to the moments before commit. It answers how many runs got every
+// relationship they should, and how many named records are no longer as the checks saw
+// them ($expect: id → version): gone, deleted, of another version or hidden from the
+// author.
+var writeRunsCypher = `
 	MERGE (u:User:Agent {subject:$subject})
 	ON CREATE SET u.id = $user, u.name = $name, u.kind = 'User'
 	WITH u
@@ -254,12 +267,12 @@ const writeRunsCypher = `
 		SET g.locked_ = true REMOVE g.locked_
 	}
 	CALL () {
-		UNWIND $refs AS id
+		UNWIND keys($expect) AS id
 		OPTIONAL MATCH (n:Record {id:id})
-		WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL
-		RETURN count(id) AS gone
+		WITH id, n WHERE n IS NULL OR n.deleted_at IS NOT NULL OR n.version <> $expect[id] OR NOT ` + readable("n") + `
+		RETURN count(id) AS changed
 	}
-	RETURN written, gone`
+	RETURN written, changed`
 
 // runParams are the parameters of one run in writeRunsCypher.
 func runParams(w runWrite, c runs.Context) map[string]any {
@@ -334,30 +347,91 @@ func fillReplays(ctx context.Context, tx neo4j.ManagedTransaction, ids []string,
 // runReads is what the write of some runs needs from the graph.
 type runReads struct {
 	contexts []runs.Context
-	nodes    map[string]dbtype.Node // every record read, by id
+	nodes    map[string]dbtype.Node // every record read or cached, by id
 	user     dbtype.Node            // the author, as MERGE will find or make it
 }
 
-// loadRunContexts reads every record the runs name (and, for an update, the run itself),
-// every record their workflow templates name, and the author, in one statement. A record
-// the author may not read is not found. Nothing
-// is locked here: a lock on a shared record (a workflow template, a modeller) held for the
-// whole transaction would serialise every registration; the write locks a guard of each
-// and re-reads them just before commit.
-func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, author registry.Actor) (runReads, error) {
-	var ids, wfIDs []string
-	for _, w := range ws {
-		wfIDs = append(wfIDs, w.Run.WorkflowTemplateID)
-		ids = append(ids, w.Run.Refs()...)
-		if w.version > 1 {
-			ids = append(ids, w.ID)
+// loadRunContexts gathers every record the runs name (and, for an update, the run
+// itself), every record their workflow templates name, and the author: from the cache
+// where it holds them (the write verifies those), the rest in one statement. A record the
+// author may not read is not found. Nothing is locked here: a lock on a shared record (a
+// workflow template, a modeller) held for the whole transaction would serialise every
+// registration; the write locks a guard of each and re-reads them just before commit.
+func (s *ModelRuns) loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runWrite, author registry.Actor) (runReads, error) {
+	out := runReads{nodes: map[string]dbtype.Node{},
+		// As writeRunsCypher's MERGE creates it, if it does not exist yet.
+		user: dbtype.Node{ElementId: "new:user", Labels: []string{"User", "Agent"},
+			Props: map[string]any{"subject": author.Subject, "id": "agents/" + author.Subject, "name": author.Name, "kind": "User"}}}
+	kinds := map[string]string{}
+	workflows := map[string]*runs.Workflow{}
+	templates := map[string]runs.DatasetTemplate{}
+	use := func(n dbtype.Node, r cachedRecord) {
+		id := strProp(n.Props, "id")
+		out.nodes[id] = n
+		if n.Props["deleted_at"] != nil {
+			return
+		}
+		kinds[id] = strProp(n.Props, "kind")
+		if r.workflow != nil {
+			workflows[id] = r.workflow
+		}
+		if r.template != nil {
+			templates[id] = *r.template
 		}
 	}
-	ids = append(ids, wfIDs...)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	slices.Sort(wfIDs)
-	wfIDs = slices.Compact(wfIDs)
+	var ids, wfs []string // to read: by id, and the records a workflow template names
+	seen := map[string]bool{}
+	var want func(id string, workflow bool)
+	want = func(id string, workflow bool) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		c, ok := s.Cache.record(id, author.Viewer)
+		if !ok {
+			if ids = append(ids, id); workflow {
+				wfs = append(wfs, id)
+			}
+			return
+		}
+		use(c.node, c)
+		if c.workflow != nil && workflow {
+			want(c.workflow.SoftwareID, false)
+			for _, t := range slices.Concat(c.workflow.InputTemplates, c.workflow.OutputTemplates) {
+				want(t.TemplateID, false)
+			}
+		}
+	}
+	for _, w := range ws {
+		want(w.Run.WorkflowTemplateID, true)
+	}
+	for _, w := range ws {
+		if w.version > 1 && !seen[w.ID] {
+			seen[w.ID], ids = true, append(ids, w.ID) // the run itself, always read
+		}
+		for _, id := range w.Run.Refs() {
+			want(id, false)
+		}
+	}
+	user, userCached := s.Cache.user(author.Subject)
+	if userCached {
+		out.user = user
+	}
+	if len(ids) > 0 || !userCached {
+		if err := s.readRunContexts(ctx, tx, ids, wfs, author, &out, use); err != nil {
+			return runReads{}, err
+		}
+	}
+	out.contexts = make([]runs.Context, len(ws))
+	for i, w := range ws {
+		out.contexts[i] = runs.Context{Kinds: kinds, Templates: templates, Workflow: workflows[w.Run.WorkflowTemplateID]}
+	}
+	return out, nil
+}
+
+// readRunContexts reads the records ids, the records the workflow templates wfs name, and
+// the author, into out by use, and caches them.
+func (s *ModelRuns) readRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ids, wfs []string, author registry.Actor, out *runReads, use func(dbtype.Node, cachedRecord)) error {
 	recs, err := collect(ctx, tx, `
 		CALL () {
 			UNWIND $ids AS id
@@ -372,49 +446,28 @@ func loadRunContexts(ctx context.Context, tx neo4j.ManagedTransaction, ws []runW
 			MATCH (n:User {subject:$subject})
 			RETURN n
 		}
-		RETURN collect({eid: elementId(n), labels: labels(n), props: n {`+provNodeProjection+`, .subject, .deleted_at,
+		RETURN collect({eid: elementId(n), labels: labels(n), props: n {`+provNodeProjection+`, .subject, .deleted_at, .read_groups,
 			document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END}}) AS nodes`,
-		map[string]any{"ids": ids, "wfs": wfIDs, "subject": author.Subject, "viewer": viewerParam(author.Viewer)})
+		map[string]any{"ids": ids, "wfs": wfs, "subject": author.Subject, "viewer": viewerParam(author.Viewer)})
 	if err != nil {
-		return runReads{}, err
+		return err
 	}
-	out := runReads{nodes: map[string]dbtype.Node{},
-		// As writeRunsCypher's MERGE creates it, if it does not exist yet.
-		user: dbtype.Node{ElementId: "new:user", Labels: []string{"User", "Agent"},
-			Props: map[string]any{"subject": author.Subject, "id": "agents/" + author.Subject, "name": author.Name, "kind": "User"}}}
-	kinds := map[string]string{}
-	workflows := map[string]*runs.Workflow{}
-	templates := map[string]runs.DatasetTemplate{}
 	for _, n := range collectedNodes(recs[0], "nodes") {
 		if slices.Contains(n.Labels, "User") {
 			out.user = n
+			s.Cache.keep(n, cachedRecord{})
 			continue
 		}
-		id, kind, doc := strProp(n.Props, "id"), strProp(n.Props, "kind"), strProp(n.Props, "document")
-		out.nodes[id] = n
-		if n.Props["deleted_at"] != nil {
-			continue
-		}
-		kinds[id] = kind
-		switch kind {
-		case "WorkflowTemplate":
-			var w runs.Workflow
-			if err := json.Unmarshal([]byte(doc), &w); err != nil {
-				return runReads{}, fmt.Errorf("stored workflow template %s: %w", id, err)
-			}
-			workflows[id] = &w
-		case "DatasetTemplate":
-			var t runs.DatasetTemplate
-			if err := json.Unmarshal([]byte(doc), &t); err == nil {
-				templates[id] = t
+		var r cachedRecord
+		if n.Props["deleted_at"] == nil {
+			if r, err = parseRecord(n); err != nil {
+				return fmt.Errorf("stored workflow template %s: %w", strProp(n.Props, "id"), err)
 			}
 		}
+		use(n, r)
+		s.Cache.keep(n, r)
 	}
-	out.contexts = make([]runs.Context, len(ws))
-	for i, w := range ws {
-		out.contexts[i] = runs.Context{Kinds: kinds, Templates: templates, Workflow: workflows[w.Run.WorkflowTemplateID]}
-	}
-	return out, nil
+	return nil
 }
 
 // errChanged says a record a run names was changed or deleted between the checks and

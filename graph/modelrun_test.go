@@ -104,6 +104,19 @@ func encodeAll(enc prov.Encoder, doc *prov.Document) error {
 
 // runFixture registers what a model run needs and returns a valid run document maker.
 func runFixture(t *testing.T) (*runs.ModelRuns, func(in, out string) string, []string, string) {
+	mr, doc, ids := newRunFixture(t, nil)
+	return mr, doc, ids.datasets, ids.wf
+}
+
+// runIDs are the records of a run fixture.
+type runIDs struct {
+	org, person, model, tin, tout, wf string
+	datasets                          []string
+}
+
+// newRunFixture is a workflow template with one input and one output template, four
+// datasets, and model runs registered through cache (nil: none).
+func newRunFixture(t *testing.T, cache *RecordCache) (*runs.ModelRuns, func(in, out string) string, runIDs) {
 	svc, _ := mustService(t)
 	org := mustCreate(t, svc, "organisations", orgDoc("org"))
 	person := mustCreate(t, svc, "people", `{"display_name":"Ada","first_name":"Ada","last_name":"L","email":"a@example.org"}`)
@@ -111,17 +124,17 @@ func runFixture(t *testing.T) (*runs.ModelRuns, func(in, out string) string, []s
 	tin := mustCreate(t, svc, "dataset-templates", `{"display_name":"in"}`)
 	tout := mustCreate(t, svc, "dataset-templates", `{"display_name":"out"}`)
 	wf := mustCreate(t, svc, "workflow-templates", fmt.Sprintf(`{"display_name":"w","software_id":%q,"input_templates":[{"template_id":%q}],"output_templates":[{"template_id":%q}]}`, model.ID, tin.ID, tout.ID))
-	var datasets []string
+	ids := runIDs{org: org.ID, person: person.ID, model: model.ID, tin: tin.ID, tout: tout.ID, wf: wf.ID}
 	for i := range 4 {
-		datasets = append(datasets, mustCreate(t, svc, "datasets", datasetDoc(fmt.Sprint("d", i), org.ID)).ID)
+		ids.datasets = append(ids.datasets, mustCreate(t, svc, "datasets", datasetDoc(fmt.Sprint("d", i), org.ID)).ID)
 	}
-	mr := &runs.ModelRuns{Store: &ModelRuns{DB: MustDB(t), BaseIRI: testBase}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now}
+	mr := &runs.ModelRuns{Store: &ModelRuns{DB: MustDB(t), BaseIRI: testBase, Cache: cache}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now}
 	return mr, func(in, out string) string {
 		return fmt.Sprintf(`{"workflow_template_id":%q,"inputs":[{"dataset_template_id":%q,"dataset_id":%q}],
 			"outputs":[{"dataset_template_id":%q,"dataset_id":%q}],"display_name":"run","description":"d",
 			"associations":{"modeller_id":%q,"requesting_organisation_id":%q},"start_time":1700000000,"end_time":1700003600}`,
 			wf.ID, tin.ID, in, tout.ID, out, person.ID, org.ID)
-	}, datasets, wf.ID
+	}, ids
 }
 
 func countRuns(t *testing.T, wf string) int64 {
@@ -231,26 +244,11 @@ func orgOf(t *testing.T, dataset string) string {
 // must equal the graph's own document of the run, for a first version and for an update.
 func TestStoredProvJSONIsTheGraphs(t *testing.T) {
 	mr, doc, d, _ := runFixture(t)
-	pv := &Provenance{DB: MustDB(t)}
-	check := func(rec registry.Record) {
-		t.Helper()
-		live, err := pv.Document(t.Context(), rec.ID, 0, registry.Everyone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := encodeAll(prov.NewPROVJSON(&b, testBase), live); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(b.Bytes(), rec.ProvJSON) {
-			t.Fatalf("version %d: stored PROV-JSON differs from the graph's:\n%s\n--\n%s", rec.Version, rec.ProvJSON, b.Bytes())
-		}
-	}
 	rec, err := mr.Register(t.Context(), []byte(doc(d[0], d[1])), actor, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(rec)
+	checkStoredProvJSON(t, rec)
 	rec2, err := mr.Update(t.Context(), rec.ID, []byte(doc(d[2], d[3])), registry.Actor{Subject: "test:other", Name: "someone else"}, "wrong input")
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +256,24 @@ func TestStoredProvJSONIsTheGraphs(t *testing.T) {
 	if rec2.Version != 2 || !strings.Contains(string(rec2.ProvJSON), rec.ID+"/versions/1") {
 		t.Fatalf("update: %+v", rec2.Version)
 	}
-	check(rec2)
+	checkStoredProvJSON(t, rec2)
+}
+
+// checkStoredProvJSON fails unless the PROV-JSON stored with rec is the graph's own
+// document of it.
+func checkStoredProvJSON(t *testing.T, rec registry.Record) {
+	t.Helper()
+	live, err := (&Provenance{DB: MustDB(t)}).Document(t.Context(), rec.ID, 0, registry.Everyone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := encodeAll(prov.NewPROVJSON(&b, testBase), live); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), rec.ProvJSON) {
+		t.Fatalf("version %d: stored PROV-JSON differs from the graph's:\n%s\n--\n%s", rec.Version, rec.ProvJSON, b.Bytes())
+	}
 }
 
 // Documents the graph keeps but PROV does not allow must still come out as valid PROV: a

@@ -39,7 +39,7 @@ func constraints() []string {
 		for _, p := range []string{"created_at", "updated_at", "name"} {
 			stmts = append(stmts, fmt.Sprintf("CREATE INDEX %s_%s IF NOT EXISTS FOR (n:%s) ON (n.%s)", l, p, label(l), p))
 		}
-		k, _ := kindByLabel(l)
+		k, _ := registry.KindByLabel(l)
 		for _, f := range k.Filters {
 			stmts = append(stmts, fmt.Sprintf("CREATE INDEX %s_%s IF NOT EXISTS FOR (n:%s) ON (n.%s)", l, f.Param, label(l), f.Param))
 		}
@@ -120,13 +120,4 @@ func alreadyThere(err error) bool {
 		return true
 	}
 	return false
-}
-
-func kindByLabel(l string) (registry.Kind, bool) {
-	for _, k := range registry.Kinds() {
-		if k.Label == l {
-			return k, true
-		}
-	}
-	return registry.Kind{}, false
 }

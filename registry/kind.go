@@ -143,6 +143,16 @@ func KindByRoute(route string) (Kind, bool) {
 	return Kind{}, false
 }
 
+// KindByLabel finds a kind by its Neo4j kind label.
+func KindByLabel(label string) (Kind, bool) {
+	for _, k := range kinds {
+		if k.Label == label {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
 // KindByName finds a kind by its schema name.
 func KindByName(name string) (Kind, bool) {
 	for _, k := range kinds {

@@ -132,13 +132,8 @@ func (s *Server) resolveID(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var kind registry.Kind
-	for _, k := range registry.Kinds() {
-		if k.Label == label {
-			kind = k
-		}
-	}
-	if kind.Route == "" {
+	kind, ok := registry.KindByLabel(label)
+	if !ok {
 		writeError(w, r, provgraph.Errorf(provgraph.NotFound, "no record with id %q", id))
 		return
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	MaxArtifactBytes int64
 	// CypherTimeout bounds a user's read-only Cypher query.
 	CypherTimeout time.Duration
+	// RecordCache is how many records model-run registration keeps cached (0: none).
+	RecordCache int
 }
 
 // envConfig reads the environment; Check reports what is wrong with it.
@@ -71,6 +73,7 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		ArtifactDir:     get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
 
 		MaxArtifactBytes: 1 << 30,
+		RecordCache:      10_000,
 	}
 	if v := getenv("PROVGRAPH_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -99,6 +102,13 @@ func envConfig(getenv func(string) string) (Config, []string) {
 			bad = append(bad, fmt.Sprintf("PROVGRAPH_RUN_LEASE=%q must be a duration from 1s to 24h, e.g. 5m", v))
 		}
 		c.RunLease = d
+	}
+	if v := getenv("PROVGRAPH_RECORD_CACHE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1_000_000 {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_RECORD_CACHE=%q must be a number of records from 0 (no cache) to 1000000", v))
+		}
+		c.RecordCache = n
 	}
 	if v := getenv("PROVGRAPH_MAX_ARTIFACT_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

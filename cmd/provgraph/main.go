@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -179,7 +180,8 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		tracked := &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease,
 			Blobs: &runs.Blobs{Dir: cfg.ArtifactDir}, MaxArtifact: cfg.MaxArtifactBytes}
 		srv.Runs, srv.Artifacts = tracked, tracked
-		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI}
+		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: graph.NewRecordCache(cfg.RecordCache)}
+		cacheLookups(reg, mrs.Cache)
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
 		srv.Provenance = &graph.Provenance{DB: db}
@@ -190,6 +192,23 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		srv.Health = db
 	}
 	return srv, nil
+}
+
+// cacheLookups exports how often registration found the records it names cached.
+func cacheLookups(reg *prometheus.Registry, c *graph.RecordCache) {
+	for _, hit := range []bool{true, false} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "provgraph_record_cache_lookups_total",
+			Help:        "Lookups of the records a model-run registration names in the server's cache, by whether the cache held them.",
+			ConstLabels: prometheus.Labels{"hit": strconv.FormatBool(hit)},
+		}, func() float64 {
+			hits, misses := c.Stats()
+			if hit {
+				return float64(hits)
+			}
+			return float64(misses)
+		}))
+	}
 }
 
 func newLogger(w io.Writer, level string) zerolog.Logger {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -223,5 +224,34 @@ func TestModelRunIdempotencyOverHTTP(t *testing.T) {
 	}
 	if n := countRuns(c, f); n != 1 {
 		t.Fatalf("%d runs registered", n)
+	}
+}
+
+// The records registrations name are cached unless PROVGRAPH_RECORD_CACHE is 0, and
+// /metrics says how often the cache held them.
+func TestRecordCacheLookupsAreCounted(t *testing.T) {
+	for _, size := range []int{10_000, 0} {
+		m := mustMain(t, func(c *Config) { c.RecordCache = size })
+		c := client{t: t, base: m.URL, token: testAdmin}
+		f := mustFixture(c)
+		for i := range 3 {
+			if r := c.do("POST", "/api/v1/model-runs", runDoc(f, f.dataset, fmt.Sprint("run ", i))); r.Status != 201 {
+				t.Fatalf("cache of %d, run %d: %d %s", size, i, r.Status, r.Body)
+			}
+		}
+		lookups := map[string]float64{}
+		for _, line := range strings.Split(string(c.do("GET", "/metrics", nil).Body), "\n") {
+			var hit string
+			var n float64
+			if _, err := fmt.Sscanf(line, "provgraph_record_cache_lookups_total{hit=%q} %g", &hit, &n); err == nil {
+				lookups[hit] = n
+			}
+		}
+		// The first run misses the 6 records it names: the workflow template, a dataset
+		// template, a dataset, the study, the modeller and the organisation (the model and
+		// the output template are read as the template's). Each later run finds those 8.
+		if want := map[bool]map[string]float64{true: {"true": 16, "false": 6}, false: {"true": 0, "false": 0}}[size > 0]; !maps.Equal(lookups, want) {
+			t.Fatalf("cache of %d: lookups %v, want %v", size, lookups, want)
+		}
 	}
 }
