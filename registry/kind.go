@@ -4,7 +4,6 @@
 package registry
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -256,16 +255,4 @@ func walk(v any, path []string, ptr string, visit func(ptr string, v any)) {
 func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
-}
-
-// Decode parses a JSON document into the generic form the rules work on, keeping numbers
-// exact.
-func Decode(raw []byte) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	return doc, nil
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,10 @@ func mustKind(t testing.TB, route string) Kind {
 
 func mustDecode(t testing.TB, s string) map[string]any {
 	t.Helper()
-	doc, err := Decode([]byte(s))
-	if err != nil {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber() // as schemas.Set.Decode
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
 	return doc

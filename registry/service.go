@@ -12,7 +12,9 @@ import (
 
 // Validator checks a document against a named JSON Schema, returning every violation.
 type Validator interface {
-	Validate(schema string, doc []byte) []provgraph.FieldError
+	// Decode checks doc against the schema and answers it decoded (numbers as
+	// json.Number), or every failure.
+	Decode(schema string, doc []byte) (map[string]any, []provgraph.FieldError)
 }
 
 // Service applies the rules of the registry in front of a Store.
@@ -105,12 +107,9 @@ func (s *Service) reason(r string) (string, error) {
 
 // prepare runs every check that needs no database: the schema, then the kind's own rules.
 func (s *Service) prepare(k Kind, raw []byte, actor Actor) (Write, error) {
-	if errs := s.Schemas.Validate(k.Name, raw); len(errs) > 0 {
+	doc, errs := s.Schemas.Decode(k.Name, raw)
+	if len(errs) > 0 {
 		return Write{}, provgraph.InvalidFields(fmt.Sprintf("the %s does not match its schema", k.Name), errs)
-	}
-	doc, err := Decode(raw)
-	if err != nil {
-		return Write{}, provgraph.InvalidFields("body is not a JSON object", []provgraph.FieldError{{Path: "", Message: err.Error()}})
 	}
 	if errs := k.Check(doc); len(errs) > 0 {
 		return Write{}, provgraph.InvalidFields(fmt.Sprintf("the %s breaks a rule of its kind", k.Name), errs)

@@ -234,7 +234,8 @@ func (s *ModelRuns) Update(ctx context.Context, id string, raw []byte, actor reg
 
 // prepare validates a raw record without storing it.
 func (s *ModelRuns) prepare(raw []byte, actor registry.Actor) (ModelRunWrite, error) {
-	if errs := s.Schemas.Validate("model-run", raw); len(errs) > 0 {
+	doc, errs := s.Schemas.Decode("model-run", raw)
+	if len(errs) > 0 {
 		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)
 	}
 	var run ModelRun
@@ -243,10 +244,6 @@ func (s *ModelRuns) prepare(raw []byte, actor registry.Actor) (ModelRunWrite, er
 	}
 	if errs := run.CheckShape(); len(errs) > 0 {
 		return ModelRunWrite{}, provgraph.InvalidFields("the model run is not consistent", errs)
-	}
-	doc, err := registry.Decode(raw)
-	if err != nil {
-		return ModelRunWrite{}, err
 	}
 	compact, err := json.Marshal(doc)
 	if err != nil {

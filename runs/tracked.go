@@ -179,16 +179,13 @@ func (s *Runs) lease() time.Duration {
 
 // Create validates a spec and stores a PENDING run.
 func (s *Runs) Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (Run, error) {
-	if errs := s.Schemas.Validate("run", raw); len(errs) > 0 {
+	doc, errs := s.Schemas.Decode("run", raw)
+	if len(errs) > 0 {
 		return Run{}, provgraph.InvalidFields("the run does not match its schema", errs)
 	}
 	var spec RunSpec
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return Run{}, provgraph.InvalidFields("the run could not be read", []provgraph.FieldError{{Path: "", Message: err.Error()}})
-	}
-	doc, err := registry.Decode(raw)
-	if err != nil {
-		return Run{}, err
 	}
 	compact, err := json.Marshal(doc)
 	if err != nil {

@@ -91,29 +91,38 @@ func (s *Set) Raw(name string) ([]byte, bool) {
 // violation with its JSON pointer; a document that is not JSON at all is one violation at
 // the root. Duplicate keys are refused: what the graph stores must be what was checked.
 func (s *Set) Validate(name string, doc []byte) []provgraph.FieldError {
+	_, errs := s.Decode(name, doc)
+	return errs
+}
+
+// Decode checks doc against the named schema and answers it decoded (numbers as
+// json.Number), so that the caller need not parse it again, or every failure.
+func (s *Set) Decode(name string, doc []byte) (map[string]any, []provgraph.FieldError) {
 	sch, ok := s.compiled[name]
 	if !ok {
-		return []provgraph.FieldError{{Path: "", Message: "no schema named " + name}}
+		return nil, []provgraph.FieldError{{Path: "", Message: "no schema named " + name}}
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
-		return []provgraph.FieldError{{Path: "", Message: "body is not valid JSON: " + err.Error()}}
+		return nil, []provgraph.FieldError{{Path: "", Message: "body is not valid JSON: " + err.Error()}}
 	}
 	if ptr, dup := DuplicateKey(doc); dup {
-		return []provgraph.FieldError{{Path: ptr, Message: "key appears more than once"}}
+		return nil, []provgraph.FieldError{{Path: ptr, Message: "key appears more than once"}}
 	}
-	err = sch.Validate(inst)
-	if err == nil {
-		return nil
+	if err = sch.Validate(inst); err == nil {
+		if obj, ok := inst.(map[string]any); ok {
+			return obj, nil
+		}
+		return nil, []provgraph.FieldError{{Path: "", Message: "must be a JSON object"}}
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return []provgraph.FieldError{{Path: "", Message: err.Error()}}
+		return nil, []provgraph.FieldError{{Path: "", Message: err.Error()}}
 	}
 	var out []provgraph.FieldError
 	leaves(ve, &out)
 	slices.SortStableFunc(out, func(a, b provgraph.FieldError) int { return strings.Compare(a.Path, b.Path) })
-	return slices.Compact(out)
+	return nil, slices.Compact(out)
 }
 
 // leaves flattens the error tree to its most specific causes, with pointers to the very

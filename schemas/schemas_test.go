@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/json"
 	"testing"
 
 	"provgraph"
@@ -99,5 +100,17 @@ func TestDuplicateKeyPointsAtTheRepeat(t *testing.T) {
 		if got != want || dup != (want != "") {
 			t.Errorf("%s: %q %v, want %q", doc, got, dup, want)
 		}
+	}
+}
+
+// Decode answers the document it checked, numbers exact, so callers parse it once.
+func TestDecodeAnswersTheDocument(t *testing.T) {
+	s := MustLoad(t)
+	doc, errs := s.Decode("run", []byte(`{"name":"n","parameters":{"seed":12345678901234567}}`))
+	if n, ok := doc["parameters"].(map[string]any)["seed"].(json.Number); len(errs) > 0 || doc["name"] != "n" || !ok || n.String() != "12345678901234567" {
+		t.Fatalf("%v %v", doc, errs)
+	}
+	if doc, errs := s.Decode("study", []byte(`{"title":""}`)); doc != nil || len(errs) == 0 {
+		t.Fatalf("an invalid document decoded: %v", doc)
 	}
 }
