@@ -19,6 +19,9 @@ import (
 type Entities struct {
 	DB  *DB
 	IDs *registry.IDs
+	// Cache, if not nil, is told of records created, changed and deleted, so that model
+	// runs naming them need not read them.
+	Cache *RecordCache
 }
 
 var _ registry.Store = (*Entities)(nil)
@@ -26,6 +29,7 @@ var _ registry.Store = (*Entities)(nil)
 // Create stores version 1 of a record, its references and its attribution. With an
 // idempotency key, a repeat returns the first record.
 func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Record, error) {
+	var created map[string]any // the properties written, once committed
 	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		if w.IdemKey != "" {
 			firsts, err := claimIdempotencyKeys(ctx, tx, []idemClaim{{subject: w.Actor.Subject, kind: w.Kind.Name, key: w.IdemKey, id: w.ID, body: string(w.Raw), now: w.Time}})
@@ -56,10 +60,17 @@ func (s *Entities) Create(ctx context.Context, w registry.Write) (registry.Recor
 		if err := linkRefs(ctx, tx, w.ID, 1, refs, w.Time); err != nil {
 			return nil, err
 		}
-		return getRecord(ctx, tx, w.Kind, w.ID, 0, registry.Everyone)
+		rec, err := getRecord(ctx, tx, w.Kind, w.ID, 0, registry.Everyone)
+		if err == nil {
+			created = props
+		}
+		return rec, err
 	})
 	if err != nil {
 		return registry.Record{}, err
+	}
+	if created != nil { // not an idempotent replay
+		s.Cache.keepCreated(w.Kind.Labels(), created)
 	}
 	return v.(registry.Record), nil
 }
@@ -103,6 +114,7 @@ func (s *Entities) Update(ctx context.Context, w registry.Write) (registry.Recor
 		}
 		return getRecord(ctx, tx, w.Kind, w.ID, 0, registry.Everyone)
 	})
+	s.Cache.forget([]string{w.ID}) // the version it holds is gone
 	if err != nil {
 		return registry.Record{}, err
 	}
@@ -215,6 +227,7 @@ func (s *Entities) Delete(ctx context.Context, k registry.Kind, id string, actor
 			return err
 		})
 	})
+	s.Cache.forget([]string{id})
 	return err
 }
 

@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -198,37 +200,122 @@ func TestExportScoped(t *testing.T) {
 }
 
 // TestExportWholeGraph exports the shared database, which other tests write to meanwhile,
-// once into Turtle and PROV-JSON together: this test's records are each written once.
+// once into Turtle and PROV-JSON together: this test's records are each written once. The
+// export goes to files and is read back as a stream, so the test's memory, like the
+// export's, does not grow with the database (local ones hold benchmark runs by the million).
 func TestExportWholeGraph(t *testing.T) {
 	_, ids := exportFixture(t)
 	pv := &Provenance{DB: MustDB(t)}
-	var ttl, pj bytes.Buffer
-	encs := []prov.Encoder{prov.NewTurtle(&ttl, testBase), prov.NewPROVJSON(&pj, testBase)}
-	counting := newCounting(teeEncoder(encs))
+	dir := t.TempDir()
+	ttlPath, pjPath := filepath.Join(dir, "whole.ttl"), filepath.Join(dir, "whole.json")
+	ttlFile, pjFile := mustCreateFile(t, ttlPath), mustCreateFile(t, pjPath)
+	ttl, pj := bufio.NewWriterSize(ttlFile, 1<<20), bufio.NewWriterSize(pjFile, 1<<20)
+	counting := &nodeCounter{Encoder: teeEncoder{prov.NewTurtle(ttl, testBase), prov.NewPROVJSON(pj, testBase)}, seen: map[string]uint8{}}
 	var done, total int64
 	start := time.Now()
 	if err := pv.Export(t.Context(), counting, func(d, tot int64) { done, total = d, tot }); err != nil {
 		t.Fatal(err)
 	}
-	if err := counting.Close(); err != nil {
+	if err := errors.Join(counting.Close(), ttl.Flush(), pj.Flush(), ttlFile.Close(), pjFile.Close()); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d statements (%d counted first) in %d pages, %s; %d bytes of Turtle, %d of PROV-JSON", done, total, counting.calls, time.Since(start), ttl.Len(), pj.Len())
-	for id, n := range counting.nodes {
+	t.Logf("%d statements (%d counted first) in %d pages, %s", done, total, counting.calls, time.Since(start))
+	for id, n := range counting.seen {
 		if n != 1 {
 			t.Fatalf("node %s written %d times", id, n)
 		}
 	}
+	var inTurtle, inPROVJSON []string
 	for _, id := range ids {
-		if n := strings.Count(ttl.String(), "\n<"+prov.IRI(testBase, id)+"> a "); n != 1 {
-			t.Errorf("Turtle: %s appears %d times", id, n)
-		}
-		if n := strings.Count(pj.String(), `"id:`+prov.EscapeID(id)+`": {`); n != 1 {
-			t.Errorf("PROV-JSON: %s appears %d times", id, n)
+		inTurtle = append(inTurtle, "\n<"+prov.IRI(testBase, id)+"> a ")
+		inPROVJSON = append(inPROVJSON, `"id:`+prov.EscapeID(id)+`": {`)
+	}
+	for i, n := range countInFile(t, ttlPath, inTurtle, 1<<20) {
+		if n != 1 {
+			t.Errorf("Turtle: %s appears %d times", ids[i], n)
 		}
 	}
-	if !json.Valid(pj.Bytes()) {
-		t.Error("invalid PROV-JSON")
+	for i, n := range countInFile(t, pjPath, inPROVJSON, 1<<20) {
+		if n != 1 {
+			t.Errorf("PROV-JSON: %s appears %d times", ids[i], n)
+		}
+	}
+	f, err := os.Open(pjPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for dec := json.NewDecoder(bufio.NewReader(f)); ; {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("invalid PROV-JSON: %v", err)
+		}
+	}
+}
+
+// nodeCounter counts the chunks and the nodes by id it passes on, and keeps nothing else.
+type nodeCounter struct {
+	prov.Encoder
+	calls int
+	seen  map[string]uint8
+}
+
+func (c *nodeCounter) Encode(doc *prov.Document) error {
+	c.calls++
+	for _, n := range doc.Nodes {
+		c.seen[n.ID]++
+	}
+	return c.Encoder.Encode(doc)
+}
+
+func mustCreateFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// countInFile counts each pattern in a file read piece bytes at a time. Each piece starts
+// with the tail of the one before, so a match across two pieces is found; a match lying
+// wholly in that tail was counted before and is skipped.
+func countInFile(t *testing.T, path string, patterns []string, piece int) []int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	keep := 0
+	for _, p := range patterns {
+		keep = max(keep, len(p)-1)
+	}
+	counts := make([]int, len(patterns))
+	buf, carried := make([]byte, 0, piece+keep), 0
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		for i, p := range patterns {
+			for at := 0; ; {
+				j := bytes.Index(buf[at:], []byte(p))
+				if j < 0 {
+					break
+				}
+				if at+j+len(p) > carried {
+					counts[i]++
+				}
+				at += j + 1
+			}
+		}
+		if err == io.EOF {
+			return counts
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		tail := buf[max(0, len(buf)-keep):]
+		buf, carried = append(buf[:0], tail...), len(tail)
 	}
 }
 
@@ -279,5 +366,27 @@ func BenchmarkExport(b *testing.B) {
 		enc.Close()
 		b.ReportMetric(float64(done)/time.Since(start).Seconds(), "statements/s")
 		b.ReportMetric(float64(done)/float64(enc.calls), "statements/page")
+	}
+}
+
+// countInFile agrees with counting in memory, matches across its pieces included.
+func TestCountInFile(t *testing.T) {
+	patterns := []string{"\n<http://x/a> a ", "ab", `"id:q": {`}
+	var b bytes.Buffer
+	for i := range 3000 {
+		b.WriteString(patterns[i%3])
+		b.WriteString(strings.Repeat("z", (i*7919)%5))
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []int{1, 7, 16, 64, 1 << 20} {
+		got := countInFile(t, path, patterns, piece)
+		for i, p := range patterns {
+			if want := bytes.Count(b.Bytes(), []byte(p)); got[i] != want {
+				t.Errorf("pieces of %d, %q: %d, want %d", piece, p, got[i], want)
+			}
+		}
 	}
 }

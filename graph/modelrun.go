@@ -446,8 +446,7 @@ func (s *ModelRuns) readRunContexts(ctx context.Context, tx neo4j.ManagedTransac
 			MATCH (n:User {subject:$subject})
 			RETURN n
 		}
-		RETURN collect({eid: elementId(n), labels: labels(n), props: n {`+provNodeProjection+`, .subject, .deleted_at, .read_groups,
-			document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END}}) AS nodes`,
+		RETURN collect({eid: elementId(n), labels: labels(n), props: n {`+cachedProjection+`}}) AS nodes`,
 		map[string]any{"ids": ids, "wfs": wfs, "subject": author.Subject, "viewer": viewerParam(author.Viewer)})
 	if err != nil {
 		return err

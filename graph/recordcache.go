@@ -2,8 +2,11 @@ package graph
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
@@ -30,6 +33,14 @@ type cachedRecord struct {
 	workflow *runs.Workflow        // of a workflow template
 	template *runs.DatasetTemplate // of a dataset template whose document parses
 }
+
+// cachedProps are the properties registration reads of a record it names: those its PROV
+// document shows, and those the cache judges it by.
+var cachedProps = slices.Concat(provNodeProps, []string{"subject", "read_groups"})
+
+// cachedProjection is the Cypher map projection of cachedProps, with the document of a
+// template (which the rules read).
+var cachedProjection = "." + strings.Join(cachedProps, ", .") + ", document: CASE WHEN n:DatasetTemplate OR n:WorkflowTemplate THEN n.document END"
 
 // NewRecordCache keeps up to size records and as many users; nil (no cache) when size < 1.
 func NewRecordCache(size int) *RecordCache {
@@ -92,6 +103,33 @@ func (c *RecordCache) keep(n dbtype.Node, r cachedRecord) {
 	}
 	r.node = n
 	c.records.Add(strProp(n.Props, "id"), r)
+}
+
+// keepCreated caches a record just created, from what was written, as a read of
+// cachedProjection would answer it: the records a model run names are usually created
+// just before it.
+func (c *RecordCache) keepCreated(labels []string, props map[string]any) {
+	if c == nil {
+		return
+	}
+	n := dbtype.Node{ElementId: fmt.Sprintf("created:%v", props["id"]), Labels: labels, Props: map[string]any{}}
+	for _, k := range append(cachedProps, "document") {
+		switch v := props[k].(type) {
+		case nil:
+		case int:
+			n.Props[k] = int64(v) // as Neo4j answers it
+		case string, int64, float64, bool, time.Time:
+			n.Props[k] = v
+		default:
+			return // not as a read would answer it: leave it to the read
+		}
+	}
+	if !slices.Contains(labels, "DatasetTemplate") && !slices.Contains(labels, "WorkflowTemplate") {
+		delete(n.Props, "document")
+	}
+	if r, err := parseRecord(n); err == nil {
+		c.keep(n, r)
+	}
 }
 
 // forget drops ids, one of which the write found changed.

@@ -11,6 +11,7 @@ import (
 
 	"provgraph"
 	"provgraph/registry"
+	"provgraph/runs"
 )
 
 // A registration whose every named record is cached reads none of them, and what it
@@ -38,6 +39,37 @@ func TestCachedRegistrationReadsNothing(t *testing.T) {
 	if misses != misses0 || hits-hits0 != 8 {
 		t.Fatalf("second registration: %d hits, %d misses; want 8 and 0", hits-hits0, misses-misses0)
 	}
+}
+
+// A record created through the same server is cached as written, and a run naming only
+// such records stores the PROV-JSON it would have stored after reading them all.
+func TestCreatedRecordsAreCachedAsRead(t *testing.T) {
+	cache := NewRecordCache(100)
+	svc, store := mustService(t)
+	store.Cache = cache
+	org := mustCreate(t, svc, "organisations", orgDoc("org"))
+	person := mustCreate(t, svc, "people", `{"display_name":"Ada","first_name":"Ada","last_name":"L","email":"a@example.org","orcid":"https://orcid.org/0000-0002-1825-0097"}`)
+	model := mustCreate(t, svc, "models", `{"display_name":"m","name":"m","description":"d","documentation_url":"https://doc","source_url":"https://src"}`)
+	tin := mustCreate(t, svc, "dataset-templates", `{"display_name":"in","deferred_resources":[{"key":"forcing","usage_type":"FORCING_DATA"}]}`)
+	tout := mustCreate(t, svc, "dataset-templates", `{"display_name":"out"}`)
+	wf := mustCreate(t, svc, "workflow-templates", fmt.Sprintf(`{"display_name":"w","software_id":%q,"input_templates":[{"template_id":%q}],"output_templates":[{"template_id":%q}],"annotations":{"required":["scenario"]}}`, model.ID, tin.ID, tout.ID))
+	in := mustCreate(t, svc, "datasets", datasetDoc("in", org.ID))
+	out := mustCreate(t, svc, "datasets", datasetDoc("out", org.ID))
+	study := mustCreate(t, svc, "studies", `{"title":"s","description":"d"}`)
+	mr := &runs.ModelRuns{Store: &ModelRuns{DB: MustDB(t), BaseIRI: testBase, Cache: cache}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now}
+	_, misses := cache.Stats()
+	rec, err := mr.Register(t.Context(), []byte(fmt.Sprintf(`{"workflow_template_id":%q,"model_version":"1.2",
+		"inputs":[{"dataset_template_id":%q,"dataset_id":%q,"resources":{"forcing":"f.nc"}}],
+		"outputs":[{"dataset_template_id":%q,"dataset_id":%q}],"annotations":{"scenario":"ssp245"},"display_name":"run","description":"d","study_id":%q,
+		"associations":{"modeller_id":%q,"requesting_organisation_id":%q},"start_time":1700000000,"end_time":1700003600}`,
+		wf.ID, tin.ID, in.ID, tout.ID, out.ID, study.ID, person.ID, org.ID)), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hits, m := cache.Stats(); m != misses || hits != 9 {
+		t.Fatalf("%d hits, %d misses; want 9 and 0", hits, m-misses)
+	}
+	checkStoredProvJSON(t, rec)
 }
 
 // A cached record that has since changed is never what a registration goes by: each

@@ -176,12 +176,13 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: cfg.MaxBodyBytes, Version: version, BaseIRI: cfg.BaseIRI}
 	if db != nil {
-		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now}
+		cache := graph.NewRecordCache(cfg.RecordCache) // of the records model runs name
+		cacheLookups(reg, cache)
+		srv.Registry = &registry.Service{Store: &graph.Entities{DB: db, IDs: ids, Cache: cache}, Schemas: sch, IDs: ids, Now: time.Now}
 		tracked := &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease,
 			Blobs: &runs.Blobs{Dir: cfg.ArtifactDir}, MaxArtifact: cfg.MaxArtifactBytes}
 		srv.Runs, srv.Artifacts = tracked, tracked
-		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: graph.NewRecordCache(cfg.RecordCache)}
-		cacheLookups(reg, mrs.Cache)
+		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
 		srv.Provenance = &graph.Provenance{DB: db}
