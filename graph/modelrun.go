@@ -13,6 +13,7 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
 
 	"provgraph"
+	"provgraph/internal/parallel"
 	"provgraph/registry"
 	"provgraph/runs"
 )
@@ -144,35 +145,33 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 	if err != nil {
 		return err
 	}
+	// The checks and documents of a batch's runs are independent: spread over the CPUs.
+	type checked struct {
+		p            map[string]any
+		invalid, err error // the run's failures; why the write cannot go on
+	}
+	done := make([]checked, len(ws))
+	parallel.Each(len(ws), func(i int) {
+		c := &done[i]
+		c.p, c.invalid, c.err = s.checkRun(ws[i], read.contexts[i], read)
+	})
 	var params []map[string]any
 	var refs []string
 	expect := map[string]any{} // id → the version every check and document used
 	at := map[string]int{}     // run id → index in results
 	for i, w := range ws {
-		c := read.contexts[i]
-		if errs := w.Run.Check(w.Run.WorkflowTemplateID, c); len(errs) > 0 {
-			results[w.at].Err = provgraph.InvalidFields("the model run does not fit the records it names", errs)
+		switch c := done[i]; {
+		case c.err != nil:
+			return c.err
+		case c.invalid != nil:
+			results[w.at].Err = c.invalid
 			continue
+		default:
+			params = append(params, c.p)
 		}
-		p := runParams(w, c)
-		var prev *dbtype.Node
-		if w.version > 1 {
-			n, ok := read.nodes[w.ID]
-			if !ok {
-				return errChanged
-			}
-			prev = &n
-		}
-		doc, err := runDocument(p, read.nodes, read.user, prev)
-		if err != nil {
-			return err
-		}
-		if p["props"].(map[string]any)["prov_json"], err = provJSON(doc, s.BaseIRI); err != nil {
-			return fmt.Errorf("PROV-JSON of %s: %w", w.ID, err)
-		}
-		params = append(params, p)
-		refs = append(append(refs, w.Run.Linked()...), w.Run.WorkflowTemplateID, c.Workflow.SoftwareID)
-		for _, id := range slices.Concat(w.Run.Refs(), w.Run.TemplateIDs(c.Workflow), []string{w.Run.WorkflowTemplateID, c.Workflow.SoftwareID}) {
+		wf := read.contexts[i].Workflow
+		refs = append(append(refs, w.Run.Linked()...), w.Run.WorkflowTemplateID, wf.SoftwareID)
+		for _, id := range slices.Concat(w.Run.Refs(), w.Run.TemplateIDs(wf), []string{w.Run.WorkflowTemplateID, wf.SoftwareID}) {
 			if n, ok := read.nodes[id]; ok && n.Props["deleted_at"] == nil {
 				expect[id] = n.Props["version"]
 			}
@@ -204,6 +203,32 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 		results[at[p["id"].(string)]].Record = withProvJSON(toRecord(modelRunKind, n), n)
 	}
 	return nil
+}
+
+// checkRun checks one run against the records read for it and makes its parameters for
+// writeRunsCypher, with its PROV-JSON: invalid holds its failures, err says why the write
+// cannot go on.
+func (s *ModelRuns) checkRun(w runWrite, c runs.Context, read runReads) (p map[string]any, invalid, err error) {
+	if errs := w.Run.Check(w.Run.WorkflowTemplateID, c); len(errs) > 0 {
+		return nil, provgraph.InvalidFields("the model run does not fit the records it names", errs), nil
+	}
+	p = runParams(w, c)
+	var prev *dbtype.Node
+	if w.version > 1 {
+		n, ok := read.nodes[w.ID]
+		if !ok {
+			return nil, nil, errChanged
+		}
+		prev = &n
+	}
+	doc, err := runDocument(p, read.nodes, read.user, prev)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p["props"].(map[string]any)["prov_json"], err = provJSON(doc, s.BaseIRI); err != nil {
+		return nil, nil, fmt.Errorf("PROV-JSON of %s: %w", w.ID, err)
+	}
+	return p, nil, nil
 }
 
 // writeRunsCypher writes runs and their relations; for an update the old version is

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"provgraph"
+	"provgraph/internal/parallel"
 	"provgraph/registry"
 )
 
@@ -151,12 +152,12 @@ func (s *ModelRuns) RegisterBatch(ctx context.Context, raws [][]byte, actor regi
 		return nil, provgraph.InvalidFields("a batch holds 1 to 1000 records", []provgraph.FieldError{{Path: "/records", Message: fmt.Sprintf("has %d records; send 1 to %d", len(raws), MaxBatch)}})
 	}
 	results := make([]Result, len(raws))
+	prepared := make([]ModelRunWrite, len(raws))
+	parallel.Each(len(raws), func(i int) { prepared[i], results[i].Err = s.prepare(raws[i], actor) })
 	var ws []ModelRunWrite
 	var at []int // index in raws of each write
-	for i, raw := range raws {
-		w, err := s.prepare(raw, actor)
-		if err != nil {
-			results[i].Err = err
+	for i, w := range prepared {
+		if results[i].Err != nil {
 			continue
 		}
 		w.ID = s.IDs.New(w.Time)
