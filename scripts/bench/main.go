@@ -354,7 +354,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.IntVar(&o.batchInFlight, "batch-inflight", 1000, "skip batch phases with more records than this in flight (size × concurrency)")
 	fs.IntVar(&o.datasets, "datasets", 256, "datasets in the fixture (each run uses 4 in a row of the pool)")
 	fs.StringVar(&secs, "sections", "raw,api,pairs,batch,lifecycle", "sections to run, in their fixed order")
-	fs.IntVar(&o.pairs, "pairs", 3, "interleaved raw/API pairs in the pairs section")
+	fs.IntVar(&o.pairs, "pairs", 7, "interleaved raw/API pairs in the pairs section")
 	fs.IntVar(&o.pairsC, "pairs-c", 8, "concurrency of the pairs section")
 	fs.StringVar(&lconc, "lifecycle-c", "8", "concurrencies of the lifecycle phases (raw and API)")
 	fs.DurationVar(&o.lifeDuration, "lifecycle-duration", 10*time.Second, "length of each lifecycle phase (the lifecycles in flight at the end still count)")
