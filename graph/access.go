@@ -33,7 +33,12 @@ func viewerParam(v registry.Viewer) map[string]any {
 const copyAccess = `FOREACH (_ IN CASE WHEN old:Restricted THEN [1] ELSE [] END | SET r:Restricted, r.read_groups = old.read_groups)`
 
 // Access reads and sets who may read a record.
-type Access struct{ DB *DB }
+type Access struct {
+	DB *DB
+	// Cache, if not nil, drops a record whose list changed (its entry would cost the next
+	// registration naming it a retry).
+	Cache *RecordCache
+}
 
 // Get is the access list of a record the viewer may read.
 func (s *Access) Get(ctx context.Context, id string, v registry.Viewer) (registry.Access, error) {
@@ -94,6 +99,7 @@ func (s *Access) Set(ctx context.Context, id string, groups []string, actor regi
 	if groups == nil {
 		groups = []string{}
 	}
+	s.Cache.forget([]string{id})
 	return registry.Access{ID: id, ReadGroups: groups}, nil
 }
 

@@ -76,6 +76,7 @@ func TestCreatedRecordsAreCachedAsRead(t *testing.T) {
 // change below, made after the cache was filled, decides the next registration exactly
 // as if nothing had been cached.
 func TestStaleCacheIsNeverUsed(t *testing.T) {
+	// The changes go through stores that do not tell the cache, as another server's would.
 	svc, _ := mustService(t)
 	access := &Access{DB: MustDB(t)}
 	for _, tc := range []struct {
@@ -164,6 +165,43 @@ func TestDeleteRacesCachedModelRun(t *testing.T) {
 		wg.Wait()
 		if (delErr == nil) == (regErr == nil) {
 			t.Fatalf("round %d: delete %v, register %v", i, delErr, regErr)
+		}
+	}
+}
+
+// A server's own updates, deletes and access changes drop the record from its cache, so
+// the next registration naming it reads it instead of retrying.
+func TestChangesDropCachedRecords(t *testing.T) {
+	cache := NewRecordCache(100)
+	svc, store := mustService(t)
+	store.Cache = cache
+	access := &Access{DB: MustDB(t), Cache: cache}
+	org := mustCreate(t, svc, "organisations", orgDoc("org"))
+	admin := registry.Actor{Subject: "admin", Viewer: registry.Everyone}
+	for _, change := range []struct {
+		name string
+		do   func(id string) error
+	}{
+		{"update", func(id string) error {
+			_, err := svc.Update(t.Context(), kind(t, "datasets"), id, []byte(datasetDoc("renamed", org.ID)), actor, "test")
+			return err
+		}},
+		{"delete", func(id string) error { return svc.Delete(t.Context(), kind(t, "datasets"), id, actor, "test") }},
+		{"access", func(id string) error {
+			_, err := access.Set(t.Context(), id, []string{"reef-team"}, admin, time.Now())
+			t.Cleanup(func() { access.Set(context.Background(), id, []string{}, admin, time.Now()) })
+			return err
+		}},
+	} {
+		id := mustCreate(t, svc, "datasets", datasetDoc(change.name, org.ID)).ID
+		if !cache.records.Contains(id) {
+			t.Fatalf("%s: a created dataset is not cached", change.name)
+		}
+		if err := change.do(id); err != nil {
+			t.Fatal(err)
+		}
+		if cache.records.Contains(id) {
+			t.Errorf("%s: still cached", change.name)
 		}
 	}
 }

@@ -188,7 +188,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Lineage = &graph.Lineage{DB: db}
 		srv.Cypher, srv.CypherTimeout = db, cfg.CypherTimeout
-		srv.Access = &graph.Access{DB: db}
+		srv.Access = &graph.Access{DB: db, Cache: cache}
 		srv.Exporter = &graph.Provenance{DB: db}
 		srv.Health = db
 	}
