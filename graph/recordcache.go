@@ -113,7 +113,7 @@ func (c *RecordCache) keepCreated(labels []string, props map[string]any) {
 		return
 	}
 	n := dbtype.Node{ElementId: fmt.Sprintf("created:%v", props["id"]), Labels: labels, Props: map[string]any{}}
-	for _, k := range append(cachedProps, "document") {
+	for _, k := range cachedProps {
 		switch v := props[k].(type) {
 		case nil:
 		case int:
@@ -124,8 +124,8 @@ func (c *RecordCache) keepCreated(labels []string, props map[string]any) {
 			return // not as a read would answer it: leave it to the read
 		}
 	}
-	if !slices.Contains(labels, "DatasetTemplate") && !slices.Contains(labels, "WorkflowTemplate") {
-		delete(n.Props, "document")
+	if doc, ok := props["document"].(string); ok && (slices.Contains(labels, "DatasetTemplate") || slices.Contains(labels, "WorkflowTemplate")) {
+		n.Props["document"] = doc // what the rules read, as cachedProjection has it
 	}
 	if r, err := parseRecord(n); err == nil {
 		c.keep(n, r)
