@@ -17,8 +17,10 @@ const (
 	Unauthorized Code = "unauthorized"
 	Forbidden    Code = "forbidden"
 	TooLarge     Code = "too_large"
-	Unavailable  Code = "unavailable"
-	Internal     Code = "internal"
+	// TooMany is a caller over a concurrency or rate limit: retry after Retry-After.
+	TooMany     Code = "too_many_requests"
+	Unavailable Code = "unavailable"
+	Internal    Code = "internal"
 )
 
 // FieldError names one offending field by JSON pointer.

@@ -3,6 +3,10 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -14,9 +18,12 @@ import (
 )
 
 // ReadCypher runs a user's query in a read transaction the database ends after timeout,
-// and reads at most maxRows rows. It is not retried: a user's query is theirs to resend.
+// and reads at most maxRows rows. The query is first planned with EXPLAIN in the same
+// transaction, and runs only if cypher.Judge finds the plan reads the graph and nothing
+// else. It runs on the users' own small pool, and is not retried: a user's query is
+// theirs to resend.
 func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]any, timeout time.Duration, maxRows int, who registry.Viewer) (cypher.Rows, error) {
-	s := db.session(ctx, neo4j.AccessModeRead)
+	s := db.cypher.NewSession(ctx, neo4j.SessionConfig{DatabaseName: db.database, AccessMode: neo4j.AccessModeRead})
 	defer s.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, timeout+2*time.Second) // the database's timeout first
 	defer cancel()
@@ -38,6 +45,9 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 	} else if hidden {
 		return cypher.Rows{}, errCypherHides
 	}
+	if err := db.judge(ctx, tx, query, params); err != nil {
+		return fail(err)
+	}
 	res, err := tx.Run(ctx, query, params)
 	if err != nil {
 		return fail(err)
@@ -54,7 +64,7 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 		}
 		row := map[string]any{}
 		for i, k := range keys {
-			row[k] = plain(res.Record().Values[i])
+			row[k] = cypher.Finite(plain(res.Record().Values[i]))
 		}
 		out.Rows = append(out.Rows, row)
 	}
@@ -64,12 +74,71 @@ func (db *DB) ReadCypher(ctx context.Context, query string, params map[string]an
 	return out, nil
 }
 
+const explain = "EXPLAIN "
+
+// judge plans the query with EXPLAIN, which runs nothing, and lets cypher.Judge decide on
+// what Neo4j's own parser and planner made of it.
+func (db *DB) judge(ctx context.Context, tx neo4j.ExplicitTransaction, query string, params map[string]any) error {
+	res, err := tx.Run(ctx, explain+query, params)
+	if err != nil {
+		return err
+	}
+	sum, err := res.Consume(ctx)
+	if err != nil {
+		return err
+	}
+	if sum.Plan() == nil {
+		return provgraph.Errorf(provgraph.Forbidden, "Neo4j gave no plan for this query, so it cannot be shown to only read the graph")
+	}
+	database := db.database
+	if database == "" {
+		database = "neo4j"
+	}
+	return cypher.Judge(statementKind(sum.StatementType()), planOf(sum.Plan()), database)
+}
+
+func statementKind(t neo4j.StatementType) cypher.Kind {
+	switch t {
+	case neo4j.StatementTypeReadOnly:
+		return cypher.ReadOnly
+	case neo4j.StatementTypeReadWrite:
+		return cypher.ReadWrite
+	case neo4j.StatementTypeWriteOnly:
+		return cypher.WriteOnly
+	case neo4j.StatementTypeSchemaWrite:
+		return cypher.SchemaWrite
+	}
+	return cypher.Unknown
+}
+
+// planOf copies the driver's plan; Neo4j names operators "Operator@database".
+func planOf(p neo4j.Plan) cypher.Plan {
+	op, database, _ := strings.Cut(p.Operator(), "@")
+	details, _ := p.Arguments()["Details"].(string)
+	out := cypher.Plan{Operator: op, Database: database, Details: details}
+	for _, c := range p.Children() {
+		out.Children = append(out.Children, planOf(c))
+	}
+	return out
+}
+
 // errCypherHides refuses Cypher to a caller who may not read every record: Neo4j
 // Community cannot hide records from a query, so a query would read them all.
 var errCypherHides = provgraph.Errorf(provgraph.Forbidden,
 	"some records are restricted to groups you are not in, and Cypher reads the whole graph: it is open only to those who may read every record; use the lineage and record routes, which leave out what you may not read")
 
-var errTimeLimit = provgraph.Errorf(provgraph.Invalid, "the query ran longer than its time limit and was stopped")
+var (
+	errTimeLimit   = provgraph.Errorf(provgraph.Invalid, "the query ran longer than its time limit and was stopped")
+	errMemoryLimit = provgraph.Errorf(provgraph.Invalid, "the query needed more memory than one transaction may use and was stopped; narrow it or aggregate sooner")
+)
+
+// memoryLimit says whether code is Neo4j's refusal of a transaction over its memory
+// limit (db.memory.transaction.max), or of one that would take the last of the memory all
+// transactions share. Neo4j calls the second transient; for a user's query it is the
+// query's size, and the same query would fail the same way again.
+func memoryLimit(code string) bool {
+	return code == "Neo.ClientError.General.TransactionOutOfMemoryError" || code == "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
+}
 
 // userCypherError says what the database refused, in its own words for mistakes in the
 // query (those are the user's), and maps the rest as every other database error.
@@ -79,14 +148,44 @@ func userCypherError(err error) error {
 		switch {
 		case nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOut" || nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
 			return errTimeLimit
+		case memoryLimit(nerr.Code):
+			return errMemoryLimit
+		case nerr.Code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand" || strings.HasPrefix(nerr.Code, "Neo.ClientError.Security."):
+			return &provgraph.Error{Code: provgraph.Forbidden, Message: "this query is not allowed: administration is not allowed",
+				Fields: []provgraph.FieldError{{Path: "/query", Message: nerr.Code + ": " + unexplained(nerr.Msg)}}}
 		case nerr.Classification() == "ClientError":
-			return provgraph.InvalidFields("Neo4j refused the query", []provgraph.FieldError{{Path: "/query", Message: nerr.Code + ": " + nerr.Msg}})
+			return provgraph.InvalidFields("Neo4j refused the query", []provgraph.FieldError{{Path: "/query", Message: nerr.Code + ": " + unexplained(nerr.Msg)}})
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return errTimeLimit
 	}
 	return translate(err)
+}
+
+// explainedAt finds where Neo4j points into the query it planned, which had "EXPLAIN "
+// before the user's text.
+var explainedAt = regexp.MustCompile(`\(line 1, column (\d+) \(offset: (\d+)\)\)`)
+
+// unexplained words Neo4j's message about the planned query as about the user's own.
+func unexplained(msg string) string {
+	if !strings.Contains(msg, `"`+explain) {
+		return msg
+	}
+	msg = strings.Replace(msg, `"`+explain, `"`, 1)
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines { // the caret under the quoted query
+		if strings.TrimLeft(l, " ") == "^" && len(l) > len(explain) {
+			lines[i] = l[len(explain):]
+		}
+	}
+	msg = strings.Join(lines, "\n")
+	return explainedAt.ReplaceAllStringFunc(msg, func(m string) string {
+		n := explainedAt.FindStringSubmatch(m)
+		col, _ := strconv.Atoi(n[1])
+		off, _ := strconv.Atoi(n[2])
+		return fmt.Sprintf("(line 1, column %d (offset: %d))", col-len(explain), off-len(explain))
+	})
 }
 
 // plain renders driver values as JSON-friendly values: nodes and relationships as

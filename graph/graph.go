@@ -26,11 +26,17 @@ type Config struct {
 	// NoRetry makes a transient error, such as a deadlock Neo4j broke, fail at once
 	// instead of being retried: tests use it to see such errors.
 	NoRetry bool
+	// CypherPool bounds the connections users' own Cypher may hold (default 4). They
+	// come from a driver of their own, so users' queries can never take the
+	// connections that registrations need.
+	CypherPool int
 }
 
-// DB is a connection pool to one Neo4j database.
+// DB is a connection pool to one Neo4j database, and a small one beside it for users'
+// Cypher.
 type DB struct {
 	driver   neo4j.DriverWithContext
+	cypher   neo4j.DriverWithContext
 	database string
 }
 
@@ -54,7 +60,22 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
 	}
-	db := &DB{driver: driver, database: cfg.Database}
+	if cfg.CypherPool <= 0 {
+		cfg.CypherPool = 4
+	}
+	// Users' queries are never retried (they are the user's to resend), and wait only
+	// briefly for a connection: the server's own limit should have kept them in bounds.
+	cypher, err := neo4j.NewDriverWithContext(cfg.URI, auth, func(c *config.Config) {
+		c.MaxTransactionRetryTime = 0
+		c.ConnectionAcquisitionTimeout = 2 * time.Second
+		c.SocketConnectTimeout = 2 * time.Second
+		c.MaxConnectionPoolSize = cfg.CypherPool
+	})
+	if err != nil {
+		driver.Close(context.Background())
+		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
+	}
+	db := &DB{driver: driver, cypher: cypher, database: cfg.Database}
 	for {
 		err = driver.VerifyConnectivity(ctx)
 		if err == nil {
@@ -63,14 +84,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		select {
 		case <-ctx.Done():
 			driver.Close(context.Background())
+			cypher.Close(context.Background())
 			return nil, fmt.Errorf("neo4j at %s is not reachable: %w", cfg.URI, err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
 
-// Close releases the pool.
-func (db *DB) Close(ctx context.Context) error { return db.driver.Close(ctx) }
+// Close releases the pools.
+func (db *DB) Close(ctx context.Context) error {
+	return errors.Join(db.driver.Close(ctx), db.cypher.Close(ctx))
+}
 
 // Ping checks that the database answers a query.
 func (db *DB) Ping(ctx context.Context) error {

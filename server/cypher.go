@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"provgraph/auth"
 	"provgraph/cypher"
 	"provgraph/registry"
+	"provgraph/schemas"
 )
 
 // Cypher runs users' read-only queries.
@@ -37,8 +39,10 @@ var cypherBody = map[string]any{
 
 func (s *Server) cypherRoutes() []route {
 	return []route{{Method: "POST", Path: "/api/v1/cypher", Role: auth.Reader, Tag: "lineage", Body: cypherBody, Status: http.StatusOK,
-		Summary: "Run a read-only Cypher query: a read transaction with a time limit and a row limit; nodes and relationships come back as plain objects. " +
-			"LOAD CSV, USE, SHOW and procedures other than db.labels and its kin are refused.",
+		Summary: "Run a read-only Cypher query: Neo4j plans it first (EXPLAIN), and it runs only if the plan reads the graph and nothing else; " +
+			"administration (SHOW, TERMINATE, …), LOAD CSV, other databases and procedures other than db.labels and its kin are refused with 403. " +
+			"It runs in a read transaction with a time limit, a memory limit and a row limit, a few at a time per caller (429 beyond). " +
+			"Nodes and relationships come back as plain objects; NaN and ±Infinity as the strings \"NaN\", \"Infinity\", \"-Infinity\".",
 		Handler: s.runCypher}}
 }
 
@@ -46,6 +50,10 @@ func (s *Server) runCypher(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if ptr, dup := schemas.DuplicateKey(body); dup {
+		writeError(w, r, provgraph.InvalidFields("the body names a key twice", []provgraph.FieldError{{Path: ptr, Message: "given more than once"}}))
 		return
 	}
 	var req struct {
@@ -67,20 +75,35 @@ func (s *Server) runCypher(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, provgraph.InvalidFields("limit out of range", []provgraph.FieldError{{Path: "/limit", Message: "must be 1 to 10000"}}))
 		return
 	}
-	if err := cypher.Check(req.Query); err != nil {
+	params := numbers(req.Parameters).(map[string]any)
+	if err := errors.Join(cypher.CheckText(req.Query), cypher.CheckParams(params)); err != nil {
+		writeError(w, r, firstError(err))
+		return
+	}
+	release, err := s.cypherSlots.acquire(principal(r.Context()).Subject)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	defer release()
 	timeout := s.CypherTimeout
 	if timeout <= 0 {
 		timeout = DefaultCypherTimeout
 	}
-	rows, err := s.Cypher.ReadCypher(r.Context(), req.Query, numbers(req.Parameters).(map[string]any), timeout, req.Limit, viewer(r))
+	rows, err := s.Cypher.ReadCypher(r.Context(), req.Query, params, timeout, req.Limit, viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rows)
+}
+
+// firstError is the first of errors joined, so that one body names one offence.
+func firstError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()[0]
+	}
+	return err
 }
 
 // numbers turns JSON numbers into int64 where they are whole, float64 otherwise, so that
@@ -93,7 +116,7 @@ func numbers(v any) any {
 		if i, err := x.Int64(); err == nil {
 			return i
 		}
-		f, _ := x.Float64()
+		f, _ := x.Float64() // beyond float64's range this is ±Inf, which CheckParams refuses
 		return f
 	case map[string]any:
 		for k, e := range x {

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/log"
 
 	"provgraph"
 )
@@ -39,6 +43,8 @@ func status(e *provgraph.Error) int {
 		return http.StatusForbidden
 	case provgraph.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case provgraph.TooMany:
+		return http.StatusTooManyRequests
 	case provgraph.Unavailable:
 		return http.StatusServiceUnavailable
 	}
@@ -61,6 +67,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case code == http.StatusServiceUnavailable:
 		log.Warn().Err(err).Msg("unavailable")
 		w.Header().Set("Retry-After", "5")
+	case code == http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "1")
 	}
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
@@ -68,12 +76,23 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, code, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields, RequestID: requestID(r.Context())}})
 }
 
+// writeJSON encodes v before it writes the status, so that a value JSON cannot carry is
+// the server's 500, not a 200 with an empty body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		err = fmt.Errorf("encoding a %d answer: %w", code, err)
+		log.Error().Err(err).Msg("internal error")
+		buf.Reset()
+		_ = enc.Encode(errorBody{Error: errorDetail{Code: provgraph.Internal, Message: "internal error: the answer could not be encoded as JSON"}})
+		code = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func logError(r *http.Request, err error) {

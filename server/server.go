@@ -49,20 +49,24 @@ type Server struct {
 	Cypher        Cypher
 	Access        Access
 	CypherTimeout time.Duration
-	Artifacts     Artifacts
-	Provenance    Provenance
-	Exporter      Exporter
-	BaseIRI       string
-	Schemas       Schemas
-	Health        Health
-	Auth          auth.Authenticator
-	Logger        zerolog.Logger
-	Metrics       *prometheus.Registry
-	MaxBody       int64
-	Version       string
+	// CypherSlots bounds users' Cypher queries running at once, in total (default 4)
+	// and per caller (default 2).
+	CypherSlots, CypherSlotsPerCaller int
+	Artifacts                         Artifacts
+	Provenance                        Provenance
+	Exporter                          Exporter
+	BaseIRI                           string
+	Schemas                           Schemas
+	Health                            Health
+	Auth                              auth.Authenticator
+	Logger                            zerolog.Logger
+	Metrics                           *prometheus.Registry
+	MaxBody                           int64
+	Version                           string
 
-	metrics metrics
-	routes  []route
+	metrics     metrics
+	routes      []route
+	cypherSlots *slots
 }
 
 // route is one entry of the API: the router and the OpenAPI document are both built from
@@ -92,6 +96,7 @@ func (s *Server) Handler() http.Handler {
 		s.MaxBody = 1 << 20
 	}
 	s.metrics = newMetrics(s.Metrics)
+	s.cypherSlots = newSlots(orDefault(s.CypherSlots, 4), orDefault(s.CypherSlotsPerCaller, 2))
 	s.routes = s.table()
 	// Paths are not cleaned: a '..' or '//' must reach the handler that refuses it, not
 	// be redirected to another resource.
@@ -154,4 +159,11 @@ func (s *Server) table() []route {
 		rs = append(rs, s.entityRoutes(k)...)
 	}
 	return rs
+}
+
+func orDefault(n, d int) int {
+	if n <= 0 {
+		return d
+	}
+	return n
 }

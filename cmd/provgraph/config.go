@@ -35,8 +35,12 @@ type Config struct {
 	// bounds one artifact.
 	ArtifactDir      string
 	MaxArtifactBytes int64
-	// CypherTimeout bounds a user's read-only Cypher query.
-	CypherTimeout time.Duration
+	// CypherTimeout bounds a user's read-only Cypher query; CypherConcurrency bounds
+	// how many run at once (and the connections they have), CypherPerCaller how many of
+	// one caller's.
+	CypherTimeout     time.Duration
+	CypherConcurrency int
+	CypherPerCaller   int
 	// RecordCache is how many records model-run registration keeps cached (0: none).
 	RecordCache int
 }
@@ -51,26 +55,28 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		return def
 	}
 	c := Config{
-		Addr:            get("PROVGRAPH_ADDR", "127.0.0.1:8080"),
-		Neo4jURI:        get("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"),
-		Neo4jUser:       getenv("PROVGRAPH_NEO4J_USER"),
-		Neo4jPassword:   getenv("PROVGRAPH_NEO4J_PASSWORD"),
-		Neo4jDatabase:   get("PROVGRAPH_NEO4J_DATABASE", "neo4j"),
-		BaseIRI:         getenv("PROVGRAPH_BASE_IRI"),
-		IDPrefix:        get("PROVGRAPH_ID_PREFIX", "local"),
-		AdminToken:      getenv("PROVGRAPH_ADMIN_TOKEN"),
-		TokenFile:       get("PROVGRAPH_TOKEN_FILE", "var/tokens.json"),
-		OIDCIssuer:      getenv("PROVGRAPH_OIDC_ISSUER"),
-		OIDCAudience:    getenv("PROVGRAPH_OIDC_AUDIENCE"),
-		OIDCJWKSURL:     getenv("PROVGRAPH_OIDC_JWKS_URL"),
-		OIDCRoleClaim:   get("PROVGRAPH_OIDC_ROLES_CLAIM", "roles"),
-		OIDCGroupsClaim: get("PROVGRAPH_OIDC_GROUPS_CLAIM", "groups"),
-		LogLevel:        get("PROVGRAPH_LOG_LEVEL", "info"),
-		MaxBodyBytes:    1 << 20,
-		Neo4jWait:       30 * time.Second,
-		RunLease:        5 * time.Minute,
-		CypherTimeout:   5 * time.Second,
-		ArtifactDir:     get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
+		Addr:              get("PROVGRAPH_ADDR", "127.0.0.1:8080"),
+		Neo4jURI:          get("PROVGRAPH_NEO4J_URI", "bolt://127.0.0.1:7687"),
+		Neo4jUser:         getenv("PROVGRAPH_NEO4J_USER"),
+		Neo4jPassword:     getenv("PROVGRAPH_NEO4J_PASSWORD"),
+		Neo4jDatabase:     get("PROVGRAPH_NEO4J_DATABASE", "neo4j"),
+		BaseIRI:           getenv("PROVGRAPH_BASE_IRI"),
+		IDPrefix:          get("PROVGRAPH_ID_PREFIX", "local"),
+		AdminToken:        getenv("PROVGRAPH_ADMIN_TOKEN"),
+		TokenFile:         get("PROVGRAPH_TOKEN_FILE", "var/tokens.json"),
+		OIDCIssuer:        getenv("PROVGRAPH_OIDC_ISSUER"),
+		OIDCAudience:      getenv("PROVGRAPH_OIDC_AUDIENCE"),
+		OIDCJWKSURL:       getenv("PROVGRAPH_OIDC_JWKS_URL"),
+		OIDCRoleClaim:     get("PROVGRAPH_OIDC_ROLES_CLAIM", "roles"),
+		OIDCGroupsClaim:   get("PROVGRAPH_OIDC_GROUPS_CLAIM", "groups"),
+		LogLevel:          get("PROVGRAPH_LOG_LEVEL", "info"),
+		MaxBodyBytes:      1 << 20,
+		Neo4jWait:         30 * time.Second,
+		RunLease:          5 * time.Minute,
+		CypherTimeout:     5 * time.Second,
+		CypherConcurrency: 4,
+		CypherPerCaller:   2,
+		ArtifactDir:       get("PROVGRAPH_ARTIFACT_DIR", "var/artifacts"),
 
 		MaxArtifactBytes: 1 << 30,
 		RecordCache:      10_000,
@@ -95,6 +101,18 @@ func envConfig(getenv func(string) string) (Config, []string) {
 			bad = append(bad, fmt.Sprintf("PROVGRAPH_CYPHER_TIMEOUT=%q must be a duration from 100ms to 5m, e.g. 5s", v))
 		}
 		c.CypherTimeout = d
+	}
+	for _, n := range []struct {
+		name string
+		into *int
+	}{{"PROVGRAPH_CYPHER_CONCURRENCY", &c.CypherConcurrency}, {"PROVGRAPH_CYPHER_PER_CALLER", &c.CypherPerCaller}} {
+		if v := getenv(n.name); v != "" {
+			k, err := strconv.Atoi(v)
+			if err != nil || k < 1 || k > 64 {
+				bad = append(bad, fmt.Sprintf("%s=%q must be a number of queries from 1 to 64", n.name, v))
+			}
+			*n.into = k
+		}
 	}
 	if v := getenv("PROVGRAPH_RUN_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -188,6 +188,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Lineage = &graph.Lineage{DB: db}
 		srv.Cypher, srv.CypherTimeout = db, cfg.CypherTimeout
+		srv.CypherSlots, srv.CypherSlotsPerCaller = cfg.CypherConcurrency, cfg.CypherPerCaller
 		srv.Access = &graph.Access{DB: db, Cache: cache}
 		srv.Exporter = &graph.Provenance{DB: db}
 		srv.Health = db
@@ -246,7 +247,8 @@ func (m *Main) Run(ctx context.Context) error {
 	openCtx, cancel := context.WithTimeout(ctx, cfg.Neo4jWait)
 	defer cancel()
 	start := time.Now()
-	db, err := graph.Open(openCtx, graph.Config{URI: cfg.Neo4jURI, User: cfg.Neo4jUser, Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase})
+	db, err := graph.Open(openCtx, graph.Config{URI: cfg.Neo4jURI, User: cfg.Neo4jUser, Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase,
+		CypherPool: cfg.CypherConcurrency})
 	if err != nil {
 		return fmt.Errorf("%w (waited %s; start it with `make neo4j`)", err, cfg.Neo4jWait)
 	}

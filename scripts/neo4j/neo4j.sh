@@ -3,7 +3,8 @@
 # only, never by name, so other Neo4j processes on the machine are left alone.
 #   neo4j.sh start|stop|status|build
 # Environment: NEO4J_HOME (var/neo4j), NEO4J_BOLT_PORT (7687), NEO4J_PIDFILE
-# ($NEO4J_HOME.pid), NEO4J_HEAP (1g), NEO4J_PAGECACHE_MB (512).
+# ($NEO4J_HOME.pid), NEO4J_HEAP (1g), NEO4J_PAGECACHE_MB (512),
+# NEO4J_TX_MEMORY_MB (256: the most one transaction may use).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

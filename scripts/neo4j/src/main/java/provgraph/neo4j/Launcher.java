@@ -37,6 +37,10 @@ public final class Launcher {
         String host = env("NEO4J_BOLT_HOST", "127.0.0.1");
         int port = Integer.parseInt(env("NEO4J_BOLT_PORT", "7687"));
         long pageCacheMiB = Long.parseLong(env("NEO4J_PAGECACHE_MB", "512"));
+        // One transaction may not take the heap from all the others: a user's query that
+        // needs more is stopped with TransactionOutOfMemoryError. Batch registrations of
+        // 1000 model runs use far less.
+        long txMemoryMiB = Long.parseLong(env("NEO4J_TX_MEMORY_MB", "256"));
 
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
                 .setConfig(GraphDatabaseSettings.strict_config_validation, true)
@@ -45,6 +49,8 @@ public final class Launcher {
                 .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
                 .setConfig(HttpConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(pageCacheMiB))
+                .setConfig(GraphDatabaseSettings.memory_tracking, true)
+                .setConfig(GraphDatabaseSettings.memory_transaction_max_size, ByteUnit.mebiBytes(txMemoryMiB))
                 .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                 // Users reach Cypher through provgraph; LOAD CSV must never read local files.
                 .setConfig(GraphDatabaseSettings.allow_file_urls, false)
