@@ -54,8 +54,14 @@ type csvResult struct {
 }
 
 func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
-	body, key, ok := s.keyedBody(w, r, s.maxBatchBody())
-	if !ok {
+	body, err := readRaw(w, r, s.maxBatchBody())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	mode, err := batchMode(r)

@@ -106,18 +106,33 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.withRequestID, s.observe)
 	for _, rt := range s.routes {
 		h := rt.Handler
+		fail := writeError
+		switch rt.Tag {
+		case "ui":
+			fail = s.uiFail
+		case "provena":
+			fail = func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) }
+		}
+		if rt.takesJSON() {
+			h = jsonBody(h, fail)
+		}
 		switch {
 		case rt.Public:
 		case rt.Tag == "ui":
-			h = s.authorizeWith(rt.Role, h, s.uiFail, true)
+			h = s.authorizeWith(rt.Role, h, fail, true)
 		case rt.Tag == "provena":
-			h = s.authorizeWith(rt.Role, h, func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) }, false)
+			h = s.authorizeWith(rt.Role, h, fail, false)
 		default:
-			h = s.authorizeWith(rt.Role, h, writeError, cookieRoute(rt))
+			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
 		}
 		r.HandleFunc(rt.Path, h).Methods(rt.Method)
 	}
 	return r
+}
+
+// takesJSON says whether the route's body is JSON (a named schema or an inline one).
+func (rt route) takesJSON() bool {
+	return rt.Request != "" || (rt.Body != nil && rt.BodyType == "")
 }
 
 // cookieRoute says whether a signed-in browser's cookie opens rt: only reads that any
