@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -91,6 +92,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.bytes += n
 	return n, err
 }
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
@@ -236,6 +240,9 @@ func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, provgraph.Errorf(provgraph.TooLarge, "the body is larger than %d bytes", limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusRequestTimeout, Message: "the body did not arrive in time"}
 	}
 	if err != nil {
 		return nil, provgraph.Errorf(provgraph.Invalid, "the body could not be read")
