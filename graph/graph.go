@@ -13,7 +13,6 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 
-	"provgraph"
 	"provgraph/registry"
 )
 
@@ -125,50 +124,6 @@ func (db *DB) read(ctx context.Context, work neo4j.ManagedTransactionWork) (any,
 	defer s.Close(context.WithoutCancel(ctx))
 	v, err := s.ExecuteRead(ctx, work)
 	return v, translate(err)
-}
-
-// translate maps driver errors onto provgraph codes by Neo4j status code, never by text.
-func translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	var app *provgraph.Error
-	if errors.As(err, &app) {
-		return app
-	}
-	var nerr *neo4j.Neo4jError
-	if errors.As(err, &nerr) {
-		switch {
-		case nerr.Code == "Neo.ClientError.Schema.ConstraintValidationFailed":
-			return provgraph.Wrap(provgraph.Conflict, err, "the record was changed by another request at the same time; retry")
-		case strings.HasPrefix(nerr.Code, "Neo.TransientError.") || nerr.Code == "Neo.ClientError.Cluster.NotALeader":
-			return provgraph.Wrap(provgraph.Unavailable, err, "the database is busy; retry")
-		case nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOut" || nerr.Code == "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
-			return provgraph.Wrap(provgraph.Unavailable, err, "the database did not answer in time")
-		}
-		return provgraph.Wrap(provgraph.Internal, err, "database error")
-	}
-	if neo4j.IsConnectivityError(err) || isUnavailable(err) {
-		return provgraph.Wrap(provgraph.Unavailable, err, "the database is unavailable; retry")
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return provgraph.Wrap(provgraph.Unavailable, err, "the request was cancelled or timed out")
-	}
-	return provgraph.Wrap(provgraph.Internal, err, "database error")
-}
-
-func isUnavailable(err error) bool {
-	var limit *neo4j.TransactionExecutionLimit
-	if errors.As(err, &limit) {
-		for _, e := range limit.Errors {
-			if neo4j.IsConnectivityError(e) {
-				return true
-			}
-		}
-		return limit.Cause != "" && len(limit.Errors) == 0
-	}
-	var uerr *neo4j.UsageError
-	return errors.As(err, &uerr) && strings.Contains(strings.ToLower(uerr.Message), "connection")
 }
 
 // Labels from our closed set are written into Cypher text (Neo4j cannot parameterise

@@ -13,6 +13,13 @@ import (
 // constraintNames are the constraints readiness waits for.
 var constraintNames = []string{"record_id", "revision_id_version", "user_subject", "idempotency_key", "activity_id", "guard_key", "secret_name", "metric_key"}
 
+// indexKeyLimit is the most bytes of UTF-8 one string property may hold and still fit a
+// range index's key (measured on Neo4j 5.26: a longer one fails the write with
+// Neo.DatabaseError.Statement.ExecutionFailed). Every indexed property the API lets a
+// caller set is bounded by its JSON Schema to fit, at four bytes a character; a test
+// holds each schema to it.
+const indexKeyLimit = 8164
+
 // constraints are created idempotently at start; readiness waits for them.
 func constraints() []string {
 	stmts := []string{
@@ -41,6 +48,13 @@ func constraints() []string {
 		}
 		k, _ := registry.KindByLabel(l)
 		for _, f := range k.Filters {
+			if f.List {
+				// A range index keys a list by the whole list: it never serves the
+				// membership test a list filter makes, and a long list overflows its key
+				// (indexKeyLimit) and fails the write. Earlier versions made one.
+				stmts = append(stmts, fmt.Sprintf("DROP INDEX %s_%s IF EXISTS", l, f.Param))
+				continue
+			}
 			stmts = append(stmts, fmt.Sprintf("CREATE INDEX %s_%s IF NOT EXISTS FOR (n:%s) ON (n.%s)", l, f.Param, label(l), f.Param))
 		}
 	}

@@ -71,7 +71,7 @@ func (b *Blobs) Put(r io.Reader, limit int64) (sum string, size int64, err error
 	if err := os.MkdirAll(b.Dir, 0o750); err != nil {
 		return "", 0, err
 	}
-	tmp, err := os.CreateTemp(b.Dir, ".upload-*")
+	tmp, err := os.CreateTemp(b.Dir, uploadPattern)
 	if err != nil {
 		return "", 0, err
 	}
@@ -111,6 +111,41 @@ func (b *Blobs) Put(r io.Reader, limit int64) (sum string, size int64, err error
 		return "", 0, err
 	}
 	return sum, size, syncDir(filepath.Dir(final))
+}
+
+// uploadPattern names the temporary file an upload is written to before it is renamed to
+// its content's name.
+const uploadPattern = ".upload-*"
+
+// Sweep removes the temporary files of uploads that began more than age ago: a server
+// killed mid-upload (kill -9, a crash, a lost machine) leaves its file behind. age must be
+// at least the longest an upload may take, since another server sharing the directory
+// may be writing a younger one. It reports how many it removed.
+func (b *Blobs) Sweep(age time.Duration, now time.Time) (int, error) {
+	tmps, err := filepath.Glob(filepath.Join(b.Dir, uploadPattern))
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	var errs []error
+	for _, tmp := range tmps {
+		fi, err := os.Lstat(tmp)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) { // finished meanwhile
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) <= age {
+			continue
+		}
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
 }
 
 // Open reads the blob with this SHA-256.

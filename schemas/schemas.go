@@ -102,6 +102,9 @@ func (s *Set) Decode(name string, doc []byte) (map[string]any, []provgraph.Field
 	if !ok {
 		return nil, []provgraph.FieldError{{Path: "", Message: "no schema named " + name}}
 	}
+	if bad := CheckText(doc); len(bad) > 0 {
+		return nil, bad
+	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return nil, []provgraph.FieldError{{Path: "", Message: "body is not valid JSON: " + err.Error()}}

@@ -36,7 +36,7 @@ var binaryBody = map[string]any{"type": "string", "format": "binary"}
 func (s *Server) artifactRoutes() []route {
 	item := "/api/v1/runs/" + runIDPattern
 	return []route{
-		{Method: "PUT", Path: item + "/artifacts/{name:.+}", Role: auth.Writer, Tag: "runs", Status: http.StatusCreated,
+		{Method: "PUT", Path: item + "/artifacts/{name:.+}", Transfer: true, Role: auth.Writer, Tag: "runs", Status: http.StatusCreated,
 			Body: binaryBody, BodyType: "application/octet-stream",
 			Summary: "Upload a file as an output of a RUNNING run (its executor only), streamed to a content-addressed store; " +
 				"Content-Type is kept as its media type. The name is a relative path (no '..', '\\' or control characters); " +
@@ -44,9 +44,9 @@ func (s *Server) artifactRoutes() []route {
 			Handler: s.uploadArtifact},
 		{Method: "GET", Path: item + "/artifacts", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
 			Summary: "A run's artifacts: id, name, sha256, size, media_type.", Handler: s.listArtifacts},
-		{Method: "GET", Path: item + "/artifacts/{name:.+}", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/octet-stream"},
+		{Method: "GET", Path: item + "/artifacts/{name:.+}", Transfer: true, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/octet-stream"},
 			Summary: "One artifact's bytes (KFP read_artifact), with its media type, ETag (its SHA-256) and ranges.", Handler: s.getArtifact},
-		{Method: "GET", Path: item + "/results.tar.gz", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/gzip"},
+		{Method: "GET", Path: item + "/results.tar.gz", Transfer: true, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/gzip"},
 			Summary: "Every artifact of a SUCCEEDED run as one tar.gz, each under its name (flowserv); 409 before.", Handler: s.runResults},
 	}
 }
@@ -107,6 +107,10 @@ func (s *Server) runResults(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(id) + "-results.tar.gz"}))
 	}}
 	if err := s.Artifacts.Results(r.Context(), id, out); err != nil {
+		if clientGone(r, out.writeErr) {
+			logClientGone(r, err, "results archive")
+			return
+		}
 		if !out.started {
 			writeError(w, r, err)
 			return
@@ -119,9 +123,10 @@ func (s *Server) runResults(w http.ResponseWriter, r *http.Request) {
 // firstWrite sends the success headers with the first byte, so that an error before it
 // is still an ordinary error response.
 type firstWrite struct {
-	w       http.ResponseWriter
-	header  func(http.Header)
-	started bool
+	w        http.ResponseWriter
+	header   func(http.Header)
+	started  bool
+	writeErr error // the first failed write: the client went away or stopped reading
 }
 
 func (f *firstWrite) Write(p []byte) (int, error) {
@@ -130,5 +135,9 @@ func (f *firstWrite) Write(p []byte) (int, error) {
 		f.header(f.w.Header())
 		f.w.WriteHeader(http.StatusOK)
 	}
-	return f.w.Write(p)
+	n, err := f.w.Write(p)
+	if err != nil && f.writeErr == nil {
+		f.writeErr = err
+	}
+	return n, err
 }

@@ -51,7 +51,7 @@ var batchBody = map[string]any{
 }
 
 func (s *Server) batchRoutes() []route {
-	return []route{{Method: "POST", Path: "/api/v1/model-runs:batch", Role: auth.Writer, Tag: "model-runs", Body: batchBody, Status: http.StatusCreated,
+	return []route{{Method: "POST", Path: "/api/v1/model-runs:batch", Transfer: true, Role: auth.Writer, Tag: "model-runs", Body: batchBody, Status: http.StatusCreated,
 		Query: []string{"atomic", "dry_run"},
 		Summary: "Register up to 1000 model runs in one transaction: all or nothing (default), each on its own (?atomic=false, 200 with a status per record), " +
 			"or only checked (?dry_run=true, nothing written). Idempotency-Key covers every record.",

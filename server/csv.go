@@ -26,7 +26,7 @@ func (s *Server) csvRoutes() []route {
 		{Method: "GET", Path: "/api/v1/workflow-templates/" + idPattern + "/csv-template", Role: auth.Reader, Tag: "model-runs", Status: http.StatusOK, Produces: []string{"text/csv"},
 			Summary: "The CSV header for runs of this workflow template: one column per field, input and output template, deferred resource and annotation.",
 			Handler: s.csvTemplate},
-		{Method: "POST", Path: "/api/v1/model-runs:csv", Role: auth.Writer, Tag: "model-runs", Status: http.StatusOK, Query: []string{"workflow_template_id", "dry_run"},
+		{Method: "POST", Path: "/api/v1/model-runs:csv", Transfer: true, Role: auth.Writer, Tag: "model-runs", Status: http.StatusOK, Query: []string{"workflow_template_id", "dry_run"},
 			Body: map[string]any{"type": "string", "description": "CSV with the header of GET /api/v1/workflow-templates/{id}/csv-template"}, BodyType: "text/csv",
 			Summary: "Register one model run per CSV row (up to 1000), each on its own, and report every row by line; ?dry_run=true only checks.",
 			Handler: s.registerCSV},
@@ -54,8 +54,14 @@ type csvResult struct {
 }
 
 func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
-	body, key, ok := s.keyedBody(w, r, s.maxBatchBody())
-	if !ok {
+	body, err := readRaw(w, r, s.maxBatchBody())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	mode, err := batchMode(r)

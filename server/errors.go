@@ -98,3 +98,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func logError(r *http.Request, err error) {
 	zerolog.Ctx(r.Context()).Error().Err(err).Msg("internal error")
 }
+
+// clientGone says whether a streamed answer failed because of its client: a write to it
+// failed (it closed the connection, or stopped reading until the write deadline) or it
+// cancelled the request.
+func clientGone(r *http.Request, writeErr error) bool {
+	return writeErr != nil || r.Context().Err() != nil
+}
+
+// logClientGone notes, at info level, a stream its client did not take to the end: that
+// is the client's doing, not a fault of the server.
+func logClientGone(r *http.Request, err error, what string) {
+	zerolog.Ctx(r.Context()).Info().Err(err).Msg("the client stopped reading the " + what + " before its end")
+}

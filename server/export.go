@@ -25,7 +25,7 @@ type Exporter interface {
 
 func (s *Server) exportRoutes() []route {
 	return []route{
-		{Method: "GET", Path: "/api/v1/prov", Role: auth.Admin, Tag: "prov", Status: http.StatusOK, Produces: []string{"text/turtle", "application/ld+json", "application/json"}, Query: []string{"format"},
+		{Method: "GET", Path: "/api/v1/prov", Transfer: true, Role: auth.Admin, Tag: "prov", Status: http.StatusOK, Produces: []string{"text/turtle", "application/ld+json", "application/json"}, Query: []string{"format"},
 			Summary: "The whole graph as one PROV document (Turtle, JSON-LD or PROV-JSON by Accept or ?format=), streamed; an error mid-stream truncates it and sets the Export-Error trailer.",
 			Handler: s.exportAll},
 		// The versions route comes first: the id pattern would swallow "/versions/N".
@@ -64,6 +64,10 @@ func (s *Server) exportAll(w http.ResponseWriter, r *http.Request) {
 		// truncated export cannot pass for a whole one.
 		sw.broken = true
 		enc.Close()
+		if clientGone(r, sw.writeErr) {
+			logClientGone(r, err, "export")
+			return
+		}
 		if !sw.started {
 			writeError(w, r, err)
 			return
@@ -73,6 +77,10 @@ func (s *Server) exportAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := enc.Close(); err != nil {
+		if clientGone(r, sw.writeErr) {
+			logClientGone(r, err, "export")
+			return
+		}
 		logError(r, err)
 		w.Header().Set("Export-Error", "the export could not be finished")
 		return
@@ -88,6 +96,8 @@ type streamWriter struct {
 	header  func()
 	started bool
 	broken  bool
+	// writeErr is the first failed write to the client: it went away or stopped reading.
+	writeErr error
 }
 
 var errBroken = errors.New("export stream broken")
@@ -104,7 +114,11 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 		return 0, errBroken
 	}
 	sw.start()
-	return sw.w.Write(p)
+	n, err := sw.w.Write(p)
+	if err != nil && sw.writeErr == nil {
+		sw.writeErr = err
+	}
+	return n, err
 }
 
 func (sw *streamWriter) flush() {

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 
 	"provgraph"
 	"provgraph/auth"
+	"provgraph/schemas"
 )
 
 type ctxKey int
@@ -88,6 +92,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.bytes += n
 	return n, err
 }
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
@@ -208,23 +215,72 @@ func bearer(r *http.Request, cookie bool) (token string, fromCookie, ok bool) {
 	return c.Value, true, true
 }
 
-// readBody reads a bounded request body.
+// readBody reads a bounded JSON request body.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return s.readBodyLimit(w, r, s.MaxBody)
 }
 
+// readBodyLimit reads a JSON body of at most limit bytes and refuses every string in it,
+// key or value, that is not Unicode text (see schemas.CheckText).
 func (s *Server) readBodyLimit(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := readRaw(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	if bad := schemas.CheckText(b); len(bad) > 0 {
+		return nil, provgraph.InvalidFields("the body holds text that is not UTF-8; nothing was stored", bad)
+	}
+	return b, nil
+}
+
+// readRaw reads a bounded, non-empty body of any type.
+func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	b, err := io.ReadAll(body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, provgraph.Errorf(provgraph.TooLarge, "the body is larger than %d bytes", limit)
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusRequestTimeout, Message: "the body did not arrive in time"}
+	}
 	if err != nil {
 		return nil, provgraph.Errorf(provgraph.Invalid, "the body could not be read")
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, provgraph.InvalidFields("the body is empty", []provgraph.FieldError{{Path: "", Message: "a JSON object is required"}})
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errEmptyBody
 	}
 	return b, nil
+}
+
+var errEmptyBody = provgraph.InvalidFields("the body is empty", []provgraph.FieldError{{Path: "", Message: "a JSON object is required"}})
+
+// jsonBody refuses, with 415, a body sent as anything but JSON to a route that takes
+// JSON: application/json or any application/*+json, with no charset or charset=utf-8.
+// A request without Content-Type is read as JSON (a body is checked as JSON in any case).
+// A request without a body (Content-Length: 0) is not checked.
+func jsonBody(next http.HandlerFunc, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "" && r.ContentLength != 0 && !isJSON(ct) {
+			fail(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusUnsupportedMediaType,
+				Message: fmt.Sprintf("this route takes JSON: send Content-Type: application/json (charset utf-8, if any), not %q", ct),
+				Fields:  []provgraph.FieldError{{Path: "Content-Type", Message: "must be application/json"}}})
+			return
+		}
+		next(w, r)
+	}
+}
+
+func isJSON(ct string) bool {
+	t, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	sub, ok := strings.CutPrefix(t, "application/")
+	return ok && (sub == "json" || strings.HasSuffix(sub, "+json"))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -147,16 +148,16 @@ func (s *Server) archiveRun(archived bool) http.HandlerFunc {
 
 func (s *Server) runOp(op runs.Op) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := s.readBodyLimit(w, r, s.MaxBody)
 		var req struct {
 			Reason  string          `json:"reason"`
 			Outputs []runs.RunInput `json:"outputs"`
 		}
-		if err != nil && provgraph.ErrorCode(err) != provgraph.Invalid {
-			writeError(w, r, err) // too large
+		body, err := s.readBodyLimit(w, r, s.MaxBody)
+		if err != nil && !errors.Is(err, errEmptyBody) {
+			writeError(w, r, err) // too large, or not text
 			return
 		}
-		if err == nil && len(bytes.TrimSpace(body)) > 0 {
+		if err == nil {
 			dec := json.NewDecoder(bytes.NewReader(body))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&req); err != nil {

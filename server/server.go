@@ -63,6 +63,11 @@ type Server struct {
 	Metrics                           *prometheus.Registry
 	MaxBody                           int64
 	Version                           string
+	// RequestTimeout bounds reading a request's body and writing its answer, from the
+	// moment its headers are read; TransferTimeout does for routes that move bulk
+	// (exports, artifacts, batches). Defaults: 30 s and 1 h.
+	RequestTimeout  time.Duration
+	TransferTimeout time.Duration
 
 	metrics     metrics
 	routes      []route
@@ -88,12 +93,21 @@ type route struct {
 	Produces []string
 	Query    []string
 	Status   int // success status
+	// Transfer routes move bulk, either way: TransferTimeout bounds them, not
+	// RequestTimeout.
+	Transfer bool
 }
 
 // Handler builds the router.
 func (s *Server) Handler() http.Handler {
 	if s.MaxBody <= 0 {
 		s.MaxBody = 1 << 20
+	}
+	if s.RequestTimeout <= 0 {
+		s.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.TransferTimeout <= 0 {
+		s.TransferTimeout = DefaultTransferTimeout
 	}
 	s.metrics = newMetrics(s.Metrics)
 	s.cypherSlots = newSlots(orDefault(s.CypherSlots, 4), orDefault(s.CypherSlotsPerCaller, 2))
@@ -111,18 +125,59 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.withRequestID, s.observe)
 	for _, rt := range s.routes {
 		h := rt.Handler
+		fail := writeError
+		switch rt.Tag {
+		case "ui":
+			fail = s.uiFail
+		case "provena":
+			fail = func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) }
+		}
+		if rt.takesJSON() {
+			h = jsonBody(h, fail)
+		}
 		switch {
 		case rt.Public:
 		case rt.Tag == "ui":
-			h = s.authorizeWith(rt.Role, h, s.uiFail, true)
+			h = s.authorizeWith(rt.Role, h, fail, true)
 		case rt.Tag == "provena":
-			h = s.authorizeWith(rt.Role, h, func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) }, false)
+			h = s.authorizeWith(rt.Role, h, fail, false)
 		default:
-			h = s.authorizeWith(rt.Role, h, writeError, cookieRoute(rt))
+			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
 		}
-		r.HandleFunc(rt.Path, h).Methods(rt.Method)
+		r.HandleFunc(rt.Path, s.withDeadlines(h, rt.Transfer)).Methods(rt.Method)
 	}
 	return r
+}
+
+// Default deadlines of a request (see Server.RequestTimeout).
+const (
+	DefaultRequestTimeout  = 30 * time.Second
+	DefaultTransferTimeout = time.Hour
+)
+
+// withDeadlines bounds how long the request's body may take to arrive (the timeout) and
+// its answer to be made and leave (the timeout again, after that), so that a client
+// trickling a body or not reading an answer holds a connection and a goroutine only so
+// long. The http.Server's own timeouts are the short ones, for what no route matches.
+func (s *Server) withDeadlines(next http.HandlerFunc, transfer bool) http.HandlerFunc {
+	d := s.RequestTimeout
+	if transfer {
+		d = s.TransferTimeout
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		read := time.Now().Add(d)
+		// Not every ResponseWriter has a connection (tests' recorders): then there is
+		// nothing to bound.
+		_ = rc.SetReadDeadline(read)
+		_ = rc.SetWriteDeadline(read.Add(d))
+		next(w, r)
+	}
+}
+
+// takesJSON says whether the route's body is JSON (a named schema or an inline one).
+func (rt route) takesJSON() bool {
+	return rt.Request != "" || (rt.Body != nil && rt.BodyType == "")
 }
 
 // cookieRoute says whether a signed-in browser's cookie opens rt: only reads that any

@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"provgraph/auth"
 )
@@ -131,5 +133,32 @@ func TestRunArtifactsOverHTTP(t *testing.T) {
 	r = reader.do("GET", "/api/v1/prov/"+id, nil)
 	if r.Status != 200 || !strings.Contains(string(r.Body), a["id"].(string)) {
 		t.Fatalf("the run's PROV must hold its artifact: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestStartSweepsAbandonedUploads: what a server killed mid-upload left in the artifact
+// store goes when a server starts, once it is older than the longest upload; a younger
+// one, which another server may be writing, stays.
+func TestStartSweepsAbandonedUploads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "artifacts")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old, young := filepath.Join(dir, ".upload-1234"), filepath.Join(dir, ".upload-5678")
+	for _, f := range []string{old, young} {
+		if err := os.WriteFile(f, []byte("part of an upload"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	mustMain(t, func(c *Config) { c.ArtifactDir, c.TransferTimeout = dir, time.Minute })
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("the abandoned upload is still there: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("a young upload was swept: %v", err)
 	}
 }

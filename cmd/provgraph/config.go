@@ -43,6 +43,11 @@ type Config struct {
 	CypherPerCaller   int
 	// RecordCache is how many records model-run registration keeps cached (0: none).
 	RecordCache int
+	// RequestTimeout bounds reading a request's body and writing its answer;
+	// TransferTimeout does for bulk routes (exports, artifacts, batches), and is how old
+	// an upload's temporary file must be for start to sweep it.
+	RequestTimeout  time.Duration
+	TransferTimeout time.Duration
 }
 
 // envConfig reads the environment; Check reports what is wrong with it.
@@ -80,6 +85,22 @@ func envConfig(getenv func(string) string) (Config, []string) {
 
 		MaxArtifactBytes: 1 << 30,
 		RecordCache:      10_000,
+		RequestTimeout:   30 * time.Second,
+		TransferTimeout:  time.Hour,
+	}
+	if v := getenv("PROVGRAPH_REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 10*time.Minute {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_REQUEST_TIMEOUT=%q must be a duration from 1s to 10m, e.g. 30s", v))
+		}
+		c.RequestTimeout = d
+	}
+	if v := getenv("PROVGRAPH_TRANSFER_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_TRANSFER_TIMEOUT=%q must be a duration from 1m to 24h, e.g. 1h", v))
+		}
+		c.TransferTimeout = d
 	}
 	if v := getenv("PROVGRAPH_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -189,6 +210,12 @@ func (c *Config) Check() []string {
 	}
 	if c.ArtifactDir == "" || strings.ContainsRune(c.ArtifactDir, 0) {
 		bad = append(bad, fmt.Sprintf("PROVGRAPH_ARTIFACT_DIR=%q must be a directory path", c.ArtifactDir))
+	}
+	if c.RequestTimeout > 0 && c.CypherTimeout >= c.RequestTimeout {
+		bad = append(bad, fmt.Sprintf("PROVGRAPH_CYPHER_TIMEOUT (%s) must be shorter than PROVGRAPH_REQUEST_TIMEOUT (%s), which bounds the whole request", c.CypherTimeout, c.RequestTimeout))
+	}
+	if c.TransferTimeout > 0 && c.TransferTimeout < c.RequestTimeout {
+		bad = append(bad, fmt.Sprintf("PROVGRAPH_TRANSFER_TIMEOUT (%s) must not be shorter than PROVGRAPH_REQUEST_TIMEOUT (%s)", c.TransferTimeout, c.RequestTimeout))
 	}
 	if !strings.Contains(" debug info warn error ", " "+c.LogLevel+" ") {
 		bad = append(bad, fmt.Sprintf("PROVGRAPH_LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel))

@@ -174,7 +174,8 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: cfg.MaxBodyBytes, Version: version, BaseIRI: cfg.BaseIRI}
+	srv := &server.Server{Schemas: sch, Auth: authn, Logger: log, Metrics: reg, MaxBody: cfg.MaxBodyBytes, Version: version, BaseIRI: cfg.BaseIRI,
+		RequestTimeout: cfg.RequestTimeout, TransferTimeout: cfg.TransferTimeout}
 	if db != nil {
 		cache := graph.NewRecordCache(cfg.RecordCache) // of the records model runs name
 		cacheLookups(reg, cache)
@@ -276,6 +277,13 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	tracked := srv.Runs.(*runs.Runs)
 	tracked.Tokens = runs.Tokens{Key: key}
+	// An upload cannot outlast the transfer deadline: an older temporary file is what a
+	// server killed mid-upload left.
+	if n, err := tracked.Blobs.Sweep(cfg.TransferTimeout, time.Now()); err != nil {
+		m.Logger.Warn().Err(err).Str("dir", cfg.ArtifactDir).Msg("sweeping abandoned uploads")
+	} else if n > 0 {
+		m.Logger.Info().Int("files", n).Str("dir", cfg.ArtifactDir).Msg("removed the temporary files of abandoned uploads")
+	}
 	m.startReaper(tracked, cfg.RunLease)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -283,10 +291,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	m.URL = "http://" + ln.Addr().String()
+	// Each route sets its own read and write deadlines (short, or long for bulk); these
+	// bound the headers, the idle time between requests, and what no route matches.
 	m.http = &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, cfg.RequestTimeout),
+		ReadTimeout:       cfg.RequestTimeout,
+		WriteTimeout:      cfg.RequestTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
 	}

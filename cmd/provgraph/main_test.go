@@ -308,7 +308,7 @@ func TestIdempotencyKeyOverHTTP(t *testing.T) {
 
 func TestConfigMistakesAreOneLine(t *testing.T) {
 	env := map[string]string{"PROVGRAPH_ADDR": "nowhere", "PROVGRAPH_NEO4J_URI": "http://x", "PROVGRAPH_ID_PREFIX": "/bad", "PROVGRAPH_OIDC_ISSUER": "https://i",
-		"PROVGRAPH_RECORD_CACHE": "-1"}
+		"PROVGRAPH_RECORD_CACHE": "-1", "PROVGRAPH_REQUEST_TIMEOUT": "1ms", "PROVGRAPH_TRANSFER_TIMEOUT": "forever"}
 	var out, errb bytes.Buffer
 	cmd := rootCmd(&out, &errb, func(k string) string { return env[k] })
 	cmd.SetArgs([]string{"serve"})
@@ -320,7 +320,7 @@ func TestConfigMistakesAreOneLine(t *testing.T) {
 	if strings.Contains(msg, "\n") {
 		t.Fatalf("not one line: %q", msg)
 	}
-	for _, want := range []string{"PROVGRAPH_ADDR", "PROVGRAPH_NEO4J_URI", "PROVGRAPH_ID_PREFIX", "PROVGRAPH_OIDC_", "PROVGRAPH_RECORD_CACHE"} {
+	for _, want := range []string{"PROVGRAPH_ADDR", "PROVGRAPH_NEO4J_URI", "PROVGRAPH_ID_PREFIX", "PROVGRAPH_OIDC_", "PROVGRAPH_RECORD_CACHE", "PROVGRAPH_REQUEST_TIMEOUT", "PROVGRAPH_TRANSFER_TIMEOUT"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q does not name %s", msg, want)
 		}
