@@ -48,17 +48,11 @@ func (s *Server) entityRoutes(k registry.Kind) []route {
 	}...)
 }
 
-func actor(r *http.Request) registry.Actor {
-	p := principal(r.Context())
-	return registry.Actor{Subject: p.Subject, Name: p.Name, Viewer: viewer(r)}
-}
+func actor(r *http.Request) registry.Actor { return principal(r.Context()).Actor() }
 
 // viewer is what the caller may read: every record for an admin, else the unrestricted
 // ones and those restricted to one of its groups.
-func viewer(r *http.Request) registry.Viewer {
-	p := principal(r.Context())
-	return registry.Viewer{All: p.Role.Allows(auth.Admin), Groups: p.Groups}
-}
+func viewer(r *http.Request) registry.Viewer { return principal(r.Context()).Viewer() }
 
 func (s *Server) createEntity(k registry.Kind) http.HandlerFunc {
 	return s.create(k.Route, func(r *http.Request, body []byte, key string) (registry.Record, error) {

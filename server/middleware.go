@@ -27,7 +27,6 @@ type ctxKey int
 
 const (
 	requestIDKey ctxKey = iota
-	principalKey
 	subjectSlotKey
 )
 
@@ -37,10 +36,7 @@ func requestID(ctx context.Context) string {
 }
 
 // principal is the authenticated caller of a request.
-func principal(ctx context.Context) auth.Principal {
-	p, _ := ctx.Value(principalKey).(auth.Principal)
-	return p
-}
+func principal(ctx context.Context) auth.Principal { return auth.FromContext(ctx) }
 
 // withRequestID gives every request an id, taken from X-Request-Id when it is sane, and a
 // logger that writes it on every line.
@@ -191,7 +187,7 @@ func (s *Server) authorizeWith(need auth.Role, next http.HandlerFunc, fail func(
 		if slot, ok := r.Context().Value(subjectSlotKey).(*string); ok {
 			*slot = p.Subject
 		}
-		ctx := context.WithValue(r.Context(), principalKey, p)
+		ctx := auth.NewContext(r.Context(), p)
 		log := zerolog.Ctx(ctx).With().Str("subject", p.Subject).Logger()
 		next(w, r.WithContext(log.WithContext(ctx)))
 	}

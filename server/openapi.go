@@ -22,7 +22,7 @@ func (s *Server) OpenAPI() map[string]any {
 	schemas := map[string]any{
 		"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
 			"error": map[string]any{"type": "object", "required": []string{"code", "message", "request_id"}, "properties": map[string]any{
-				"code":       map[string]any{"enum": []string{"invalid", "not_found", "conflict", "unauthorized", "forbidden", "too_large", "unavailable", "internal"}},
+				"code":       map[string]any{"enum": []string{"invalid", "not_found", "conflict", "unauthorized", "forbidden", "too_large", "too_many_requests", "unavailable", "internal"}},
 				"message":    map[string]any{"type": "string"},
 				"request_id": map[string]any{"type": "string"},
 				"fields": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
@@ -47,6 +47,9 @@ func (s *Server) OpenAPI() map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	}
 	for _, rt := range s.routes {
+		if rt.foreign {
+			continue // a foreign API is described by its own specification
+		}
 		p := openAPIPath(rt.Path)
 		if paths[p] == nil {
 			paths[p] = map[string]any{}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"provgraph/auth"
+	"provgraph/compat"
 	"provgraph/registry"
 )
 
@@ -49,6 +50,8 @@ type Server struct {
 	Cypher        Cypher
 	Access        Access
 	CypherTimeout time.Duration
+	// Foreign wire APIs (compat/*), mounted beside the native one.
+	Foreign []compat.API
 	// CypherSlots bounds users' Cypher queries running at once, in total (default 4)
 	// and per caller (default 2).
 	CypherSlots, CypherSlotsPerCaller int
@@ -96,6 +99,10 @@ type route struct {
 	// Transfer routes move bulk, either way: TransferTimeout bounds them, not
 	// RequestTimeout.
 	Transfer bool
+	// foreign routes belong to a foreign wire API (compat), which answers errors with
+	// fail; the OpenAPI document leaves them out: their own specifications describe them.
+	foreign bool
+	fail    func(http.ResponseWriter, *http.Request, error)
 }
 
 // Handler builds the router.
@@ -126,10 +133,12 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes {
 		h := rt.Handler
 		fail := writeError
-		switch rt.Tag {
-		case "ui":
+		switch {
+		case rt.fail != nil:
+			fail = rt.fail
+		case rt.Tag == "ui":
 			fail = s.uiFail
-		case "provena":
+		case rt.Tag == "provena":
 			fail = func(w http.ResponseWriter, r *http.Request, err error) { provenaError(w, r, err, nil) }
 		}
 		if rt.takesJSON() {
@@ -139,7 +148,7 @@ func (s *Server) Handler() http.Handler {
 		case rt.Public:
 		case rt.Tag == "ui":
 			h = s.authorizeWith(rt.Role, h, fail, true)
-		case rt.Tag == "provena":
+		case rt.Tag == "provena" || rt.foreign:
 			h = s.authorizeWith(rt.Role, h, fail, false)
 		default:
 			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
@@ -213,6 +222,16 @@ func (s *Server) table() []route {
 	for _, k := range registry.Kinds() {
 		rs = append(rs, s.entityRoutes(k)...)
 	}
+	for _, api := range s.Foreign {
+		for _, f := range api.Routes {
+			h := f.Handler
+			if !f.Transfer {
+				h = s.bounded(h)
+			}
+			rs = append(rs, route{Method: f.Method, Path: f.Path, Role: f.Role, Public: f.Public, Summary: f.Summary, Tag: api.Name,
+				Handler: h, Transfer: f.Transfer, foreign: true, fail: api.Fail})
+		}
+	}
 	return rs
 }
 
@@ -221,4 +240,15 @@ func orDefault(n, d int) int {
 		return d
 	}
 	return n
+}
+
+// bounded holds a foreign route's body to MaxBody, as readBody does for native routes
+// (a transfer route's handler bounds its own).
+func (s *Server) bounded(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		}
+		h(w, r)
+	}
 }

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"provgraph"
+	"provgraph/auth"
+	"provgraph/compat"
+)
+
+// A foreign API mounted on the server: its ids arrive the same whether the client escapes
+// their '/' or not, its failures (authentication included) speak its own shape, its
+// bodies are bounded, and the OpenAPI document leaves it to its own specification.
+func TestForeignAPIIsMountedWithTheServersRules(t *testing.T) {
+	s, _ := mustServer(t, fakeRegistry{}, fakeHealth{})
+	s.Foreign = []compat.API{{
+		Name: "wire",
+		Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+			var e *provgraph.Error
+			code := "internal"
+			if ok := asError(err, &e); ok {
+				code = string(e.Code)
+			}
+			w.WriteHeader(599)
+			fmt.Fprintf(w, "wire error: %s", code)
+		},
+		Routes: []compat.Route{
+			{Method: "GET", Path: "/wire/v1/things/" + idPattern, Role: auth.Reader, Handler: func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, "%s by %s", mux.Vars(r)["id"], compat.Caller(r).Subject)
+			}},
+			{Method: "POST", Path: "/wire/v1/things", Role: auth.Writer, Handler: func(w http.ResponseWriter, r *http.Request) {
+				if _, err := io.ReadAll(r.Body); err != nil {
+					w.WriteHeader(http.StatusRequestEntityTooLarge)
+				}
+			}},
+			{Method: "GET", Path: "/wire/v1/info", Public: true, Handler: func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "info") }},
+		},
+	}}
+	s.Metrics = prometheus.NewRegistry() // mustServer's Handler registered the first
+	h := s.Handler()
+	for _, path := range []string{"/wire/v1/things/local/01J0", "/wire/v1/things/local%2F01J0"} {
+		if w := do(h, "GET", path, readerToken, ""); w.Code != 200 || w.Body.String() != "local/01J0 by t:reader" {
+			t.Errorf("%s: %d %q", path, w.Code, w.Body.String())
+		}
+	}
+	if w := do(h, "GET", "/wire/v1/things/x", "", ""); w.Code != 599 || w.Body.String() != "wire error: unauthorized" {
+		t.Errorf("no token: %d %q", w.Code, w.Body.String())
+	}
+	if w := do(h, "POST", "/wire/v1/things", readerToken, "{}"); w.Code != 599 || w.Body.String() != "wire error: forbidden" {
+		t.Errorf("reader writes: %d %q", w.Code, w.Body.String())
+	}
+	if w := do(h, "POST", "/wire/v1/things", writerToken, strings.Repeat("x", 4096)); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body over MaxBody: %d", w.Code)
+	}
+	if w := do(h, "GET", "/wire/v1/info", "", ""); w.Code != 200 || w.Body.String() != "info" {
+		t.Errorf("public: %d %q", w.Code, w.Body.String())
+	}
+	doc, err := json.Marshal(s.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), `"/wire/`) {
+		t.Error("the OpenAPI document describes the foreign API")
+	}
+}
+
+func asError(err error, e **provgraph.Error) bool {
+	x, ok := err.(*provgraph.Error)
+	*e = x
+	return ok
+}
