@@ -24,6 +24,9 @@ type RunSpec struct {
 	Inputs      []RunInput        `json:"inputs,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	StudyID     string            `json:"study_id,omitempty"`
+	// Foreign is what a foreign API's client sent that has no native field, by protocol
+	// (kfp, tes, ica, …), kept as sent.
+	Foreign map[string]json.RawMessage `json:"foreign,omitempty"`
 }
 
 // RunRef names what a run runs.

@@ -189,3 +189,23 @@ func TestCloseWaitsForTheReaper(t *testing.T) {
 		}
 	}
 }
+
+// What a foreign client sent with no native field is kept with the run, as sent, and the
+// full view gives it back; an unknown protocol's name is refused with its field.
+func TestRunKeepsForeignData(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	manifest := map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "spec": map[string]any{"entrypoint": "main"}}
+	r := c.do("POST", "/api/v1/runs", map[string]any{"name": "kept", "foreign": map[string]any{"kfp": map[string]any{"workflow_manifest": manifest}}})
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"].(string)
+	got := c.do("GET", "/api/v1/runs/"+id+"?view=full", nil)
+	if got.Status != 200 || !strings.Contains(string(got.Body), `"foreign":{"kfp":{"workflow_manifest":{"apiVersion":"argoproj.io/v1alpha1"`) {
+		t.Fatalf("full view: %d %s", got.Status, got.Body)
+	}
+	if r := c.do("POST", "/api/v1/runs", map[string]any{"name": "x", "foreign": map[string]any{"nope": map[string]any{}}}); r.Status != 422 || !strings.Contains(string(r.Body), "/foreign") {
+		t.Fatalf("unknown protocol: %d %s", r.Status, r.Body)
+	}
+}
