@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build chromium neo4j neo4j-stop vet fuzz judges clean demo bench lineage-bench
+.PHONY: run test build chromium neo4j neo4j-stop vet fuzz judges clients clean demo bench lineage-bench
 
 build:
 	@mkdir -p bin
@@ -36,13 +36,22 @@ $(VENV)/.installed: scripts/judges/requirements.txt
 judges: build $(VENV)/.installed
 	$(VENV)/bin/pytest -q scripts/judges
 
+# The foreign APIs' real clients (KFP, TES, …) drive a live server.
+$(VENV)/.clients: $(VENV)/.installed scripts/clients/requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements.txt
+	@touch $@
+
+clients: build $(VENV)/.clients
+	$(VENV)/bin/pytest -q scripts/clients
+
 # The lineage page is tested in headless Chromium.
 chromium:
 	@[ -n "$$PROVGRAPH_CHROMIUM" ] || scripts/chromium.sh
 
-test: neo4j vet $(VENV)/.installed chromium
+test: neo4j vet $(VENV)/.installed $(VENV)/.clients chromium
 	PROVGRAPH_REQUIRE_JUDGES=1 PROVGRAPH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory judges
+	@$(MAKE) --no-print-directory clients
 
 # Short fuzzing of every decoder of user input (the seeds also run in `make test`).
 FUZZTIME ?= 15s
