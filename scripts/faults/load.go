@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,8 @@ type tally struct {
 	Status     map[int]int // by HTTP status
 	RetryAfter int         // 503s that carried Retry-After
 	Transport  int         // no HTTP answer: refused, reset, timed out
-	Samples    []string    // the first few answers that break a rule
+	Slowest    time.Duration
+	Samples    []string // the first few answers that break a rule
 }
 
 // write is one logical model-run registration: the same body and Idempotency-Key are
@@ -82,12 +84,24 @@ func (l *load) setPhase(name string) {
 	l.phase.Store(&name)
 }
 
+// do sends one request and counts its answer in the phase current when it arrived
+// (unless the run is being cancelled).
+func (l *load) do(ctx context.Context, method, path string, body any, headers ...string) (apiclient.Response, error) {
+	t0 := time.Now()
+	r, err := l.c.Do(ctx, method, path, body, headers...)
+	if ctx.Err() == nil {
+		l.record(method+" "+routeOf(path), r, err, time.Since(t0))
+	}
+	return r, err
+}
+
 // record counts one answer in the phase current when it arrived.
-func (l *load) record(what string, r apiclient.Response, err error) {
+func (l *load) record(what string, r apiclient.Response, err error, took time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.tallies[*l.phase.Load()]
 	t.Requests++
+	t.Slowest = max(t.Slowest, took)
 	sample := func(s string) {
 		if len(t.Samples) < 5 {
 			t.Samples = append(t.Samples, s)
@@ -149,13 +163,12 @@ func (l *load) writer(ctx context.Context) {
 		}
 		for !l.giveUp(ctx) {
 			l.inflight.Add(1)
-			r, err := l.c.Do(ctx, "POST", "/api/v1/model-runs", body, "Idempotency-Key", w.Key)
+			r, err := l.do(ctx, "POST", "/api/v1/model-runs", body, "Idempotency-Key", w.Key)
 			l.inflight.Add(-1)
 			w.Attempts++
 			if ctx.Err() != nil {
 				return
 			}
-			l.record("POST /api/v1/model-runs", r, err)
 			if retryable(r, err) {
 				l.sleep(ctx)
 				continue
@@ -258,11 +271,10 @@ func (l *load) lifecycler(ctx context.Context) {
 func (l *load) send(ctx context.Context, method, path string, body any, headers ...string) (r apiclient.Response, ok, retried bool) {
 	for attempt := 0; !l.giveUp(ctx); attempt++ {
 		var err error
-		r, err = l.c.Do(ctx, method, path, body, headers...)
+		r, err = l.do(ctx, method, path, body, headers...)
 		if ctx.Err() != nil {
 			return r, false, retried
 		}
-		l.record(method+" "+routeOf(path), r, err)
 		if !retryable(r, err) {
 			return r, true, retried
 		}
@@ -272,9 +284,12 @@ func (l *load) send(ctx context.Context, method, path string, body any, headers 
 	return r, false, retried
 }
 
+// routeOf names a path's route, for the samples of answers that break a rule.
 func routeOf(path string) string {
-	if len(path) > 12 && path[:12] == "/api/v1/runs" {
-		return "/api/v1/runs…"
+	for _, prefix := range []string{"/api/v1/runs/", "/api/v1/model-runs/"} {
+		if strings.HasPrefix(path, prefix) {
+			return prefix + "…"
+		}
 	}
 	return path
 }
@@ -297,11 +312,10 @@ func (l *load) reader(ctx context.Context) {
 			l.sleep(ctx)
 			continue
 		}
-		r, err := l.c.Do(ctx, "GET", "/api/v1/model-runs/"+id, nil)
+		r, err := l.do(ctx, "GET", "/api/v1/model-runs/"+id, nil)
 		if ctx.Err() != nil {
 			return
 		}
-		l.record("GET /api/v1/model-runs/{id}", r, err)
 		if retryable(r, err) {
 			l.sleep(ctx)
 		}
@@ -312,8 +326,7 @@ func (l *load) reader(ctx context.Context) {
 // its answers like any other request's.
 func (l *load) ready(ctx context.Context, until time.Time) (time.Time, bool) {
 	for ctx.Err() == nil && time.Now().Before(until) {
-		r, err := l.c.Do(ctx, "GET", "/readyz", nil)
-		l.record("GET /readyz", r, err)
+		r, err := l.do(ctx, "GET", "/readyz", nil)
 		if err == nil && r.Status == http.StatusOK {
 			return time.Now(), true
 		}

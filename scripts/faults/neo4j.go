@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 )
 
 // privateNeo4j is a Neo4j of the fault run's own, started and stopped with
@@ -101,4 +104,32 @@ func alive(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
+// queryable waits until a fresh driver's `RETURN 1` succeeds on the default database,
+// polling every 100 ms: the moment Neo4j has recovered, whatever the server's
+// connection pool believes.
+func (n *privateNeo4j) queryable(ctx context.Context, until time.Time) (time.Time, bool) {
+	for ctx.Err() == nil && time.Now().Before(until) {
+		if err := n.ping(ctx); err == nil {
+			return time.Now(), true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Time{}, false
+}
+
+func (n *privateNeo4j) ping(ctx context.Context) error {
+	d, err := neo4j.NewDriverWithContext(n.URI(), neo4j.NoAuth(), func(c *config.Config) {
+		c.MaxTransactionRetryTime = 0
+		c.SocketConnectTimeout = time.Second
+	})
+	if err != nil {
+		return err
+	}
+	defer d.Close(context.Background())
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = neo4j.ExecuteQuery(ctx, d, "RETURN 1", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j"))
+	return err
 }

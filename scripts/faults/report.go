@@ -33,6 +33,7 @@ func (r report) counts() (all, down tally) {
 		into.Requests += t.Requests
 		into.RetryAfter += t.RetryAfter
 		into.Transport += t.Transport
+		into.Slowest = max(into.Slowest, t.Slowest)
 		for s, n := range t.Status {
 			into.Status[s] += n
 		}
@@ -146,18 +147,19 @@ func (r report) markdown() string {
 	p("| 500s (any 5xx but 503), whole run | %d | %s |\n", all.count(func(s int) bool { return s >= 500 && s != 503 }), ok(all.count(func(s int) bool { return s >= 500 && s != 503 }) == 0))
 	p("| 503s without Retry-After, whole run | %d | %s |\n", all.Status[503]-all.RetryAfter, ok(all.Status[503] == all.RetryAfter))
 	p("| Neo4j restart: start to Bolt answering | %s | |\n", secs(tm.Neo4jRestart))
+	p("| Bolt answering to a query by a fresh driver (Neo4j's own recovery) | %s | |\n", secs(tm.QueryAfterBolt))
 	p("| Bolt answering to /readyz 200 (same server process: %s) | %s | %s |\n", ok(tm.SamePid), secs(tm.ReadyAfterBolt), ok(tm.SamePid && tm.ReadyAfterKill > 0))
 	p("| Bolt answering to the first acknowledged write | %s | %s |\n", secs(tm.WriteAfterBolt), ok(tm.WriteAfterKill > 0))
 	p("| SIGKILL of Neo4j to /readyz 200, to the first write | %s, %s | |\n", secs(tm.ReadyAfterKill), secs(tm.WriteAfterKill))
 	p("| server restart to /readyz 200, to the first write | %s, %s | %s |\n", secs(tm.ServerStart), secs(tm.WriteAfterServer), ok(tm.WriteAfterServer > 0))
 	p("\nAnswers by phase (an answer counts in the phase it arrived in; \"no answer\" is a refused or reset connection):\n\n")
-	p("| phase | requests | 2xx | 503 (with Retry-After) | 409 | other 4xx | 5xx but 503 | no answer |\n|---|---|---|---|---|---|---|---|\n")
+	p("| phase | requests | 2xx | 503 (with Retry-After) | 409 | other 4xx | 5xx but 503 | no answer | slowest answer |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, name := range r.Load.order {
 		t := r.Load.tallies[name]
-		p("| %s | %d | %d | %d (%d) | %d | %d | %d | %d |\n", name, t.Requests,
+		p("| %s | %d | %d | %d (%d) | %d | %d | %d | %d | %s |\n", name, t.Requests,
 			t.count(func(s int) bool { return s >= 200 && s < 300 }), t.Status[503], t.RetryAfter, t.Status[409],
 			t.count(func(s int) bool { return s >= 400 && s < 500 && s != 409 }),
-			t.count(func(s int) bool { return s >= 500 && s != 503 }), t.Transport)
+			t.count(func(s int) bool { return s >= 500 && s != 503 }), t.Transport, secs(t.Slowest))
 	}
 	if len(r.Problems) > 0 {
 		p("\nFailed checks:\n")
