@@ -134,6 +134,8 @@ func strs(v any) []string {
 // verdict is what the graph says about the registrations.
 type verdict struct {
 	Attempted, Acked    int
+	AckedAfterRetry     int      // acknowledged after one or more 503s or unanswered attempts
+	Replayed            int      // of them, answered with the record an earlier attempt committed
 	Lost                []string // acknowledged ids the graph lacks, or holds for another document
 	InGraph             int
 	UnackedCommitted    int      // in the graph though the client never saw its 201
@@ -183,6 +185,12 @@ func checkWrites(writes []*write, stored []storedRun, model string) verdict {
 			continue
 		}
 		v.Acked++
+		if w.Attempts > 1 {
+			v.AckedAfterRetry++
+		}
+		if w.Replayed {
+			v.Replayed++
+		}
 		if !slices.ContainsFunc(got, func(s storedRun) bool { return s.ID == w.ID }) {
 			v.Lost = append(v.Lost, fmt.Sprintf("%s (%s)", w.ID, name))
 		}

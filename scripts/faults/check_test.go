@@ -63,7 +63,7 @@ func TestCheckWrites(t *testing.T) {
 			Associate: []string{"m"}, Informed: []string{"s"}}
 	}
 	writes := []*write{
-		{I: 0, ID: "id0"},                   // acknowledged, stored
+		{I: 0, ID: "id0", Attempts: 3, Replayed: true}, // acknowledged by a replay, stored
 		{I: 1, ID: "id1"},                   // acknowledged, stored under another id: lost
 		{I: 2, ID: "id2"},                   // acknowledged, not stored: lost
 		{I: 3},                              // never acknowledged, stored anyway
@@ -75,7 +75,7 @@ func TestCheckWrites(t *testing.T) {
 	partial.Generated = nil
 	stored := []storedRun{full("id0", "bench run 0"), full("other", "bench run 1"), partial, full("id5", "bench run 5"), full("id5b", "bench run 5")}
 	v := checkWrites(writes, stored, "model")
-	if v.Attempted != 7 || v.Acked != 4 || v.InGraph != 5 || v.UnackedCommitted != 1 || v.NeverAnswered != 2 {
+	if v.Attempted != 7 || v.Acked != 4 || v.AckedAfterRetry != 1 || v.Replayed != 1 || v.InGraph != 5 || v.UnackedCommitted != 1 || v.NeverAnswered != 2 {
 		t.Errorf("counts: %+v", v)
 	}
 	if len(v.Lost) != 2 || !strings.HasPrefix(v.Lost[0], "id1 ") || !strings.HasPrefix(v.Lost[1], "id2 ") {

@@ -34,6 +34,10 @@ type write struct {
 	AckedAt  time.Time
 	Attempts int
 	Refused  string // a final answer other than 201 or 503
+	// Replayed: the 201 carried a record created before the attempt that got it was
+	// sent, so an earlier attempt had committed and its answer was lost; the
+	// Idempotency-Key gave back the first result.
+	Replayed bool
 }
 
 // lifecycle is one tracked run: create, claim, complete, each retried like a write.
@@ -162,6 +166,7 @@ func (l *load) writer(ctx context.Context) {
 			return
 		}
 		for !l.giveUp(ctx) {
+			sent := time.Now()
 			l.inflight.Add(1)
 			r, err := l.do(ctx, "POST", "/api/v1/model-runs", body, "Idempotency-Key", w.Key)
 			l.inflight.Add(-1)
@@ -178,7 +183,8 @@ func (l *load) writer(ctx context.Context) {
 				break
 			}
 			var rec struct {
-				ID string `json:"id"`
+				ID        string    `json:"id"`
+				CreatedAt time.Time `json:"created_at"`
 			}
 			if err := r.JSON(&rec); err != nil || rec.ID == "" {
 				w.Refused = "201 without an id: " + oneLine(r.Body)
@@ -186,6 +192,7 @@ func (l *load) writer(ctx context.Context) {
 			}
 			l.mu.Lock()
 			w.ID, w.AckedAt = rec.ID, time.Now()
+			w.Replayed = w.Attempts > 1 && rec.CreatedAt.Before(sent)
 			l.acks = append(l.acks, w.AckedAt)
 			l.mu.Unlock()
 			break

@@ -136,6 +136,7 @@ func (r report) markdown() string {
 		return "**NO**"
 	}
 	p("| registrations acknowledged (201) / attempted | %d / %d | %s |\n", v.Acked, v.Attempted, ok(v.Acked > 0))
+	p("| acknowledged only after retrying / of them with the record an earlier, unanswered attempt had committed (Idempotency-Key replay) | %d / %d | |\n", v.AckedAfterRetry, v.Replayed)
 	p("| acknowledged but lost (not in the graph under the id given) | %d | %s |\n", len(v.Lost), ok(len(v.Lost) == 0))
 	p("| model runs in the graph / of them committed but never acknowledged | %d / %d | |\n", v.InGraph, v.UnackedCommitted)
 	p("| partial model runs (a USED, WAS_GENERATED_BY, WAS_ASSOCIATED_WITH or WAS_INFORMED_BY its document names missing or doubled) | %d | %s |\n", len(v.Partial), ok(len(v.Partial) == 0))
@@ -190,7 +191,7 @@ func writeReport(path, md string) error {
 
 // machine says where the run ran.
 func machine() string {
-	return fmt.Sprintf("%d CPUs, %s/%s, %s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return fmt.Sprintf("%d CPUs (shared by the client, the server, Neo4j and other work), %s/%s, %s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
 // codeState names the commit, and says when Go files outside scripts/ differ from it.
