@@ -190,7 +190,9 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	logf("neo4j answered in %s; the server is ready at %s", tm.Neo4jFirstStart.Round(time.Millisecond), srv.URL)
 	c := apiclient.New(srv.URL, srv.Token, opt.concurrency+4)
-	c.HTTP.Timeout = 30 * time.Second // an answer slower than this is a hang
+	// Requests sent while Neo4j recovers from the crash wait for it (30 s and more on a
+	// loaded machine); an answer slower than this is a hang.
+	c.HTTP.Timeout = 2 * time.Minute
 	f, err := fixture.Seed(ctx, c, opt.datasets, tag)
 	if err != nil {
 		return fmt.Errorf("seeding the fixture: %w", err)
