@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build chromium neo4j neo4j-stop vet fuzz judges clients clean demo bench lineage-bench
+.PHONY: run test build chromium neo4j neo4j-stop vet fuzz judges clients clean demo bench lineage-bench faults
 
 build:
 	@mkdir -p bin
@@ -52,6 +52,7 @@ test: neo4j vet $(VENV)/.installed $(VENV)/.clients chromium
 	PROVGRAPH_REQUIRE_JUDGES=1 PROVGRAPH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory judges
 	@$(MAKE) --no-print-directory clients
+	@$(MAKE) --no-print-directory faults FAULTSFLAGS=-short
 
 # Short fuzzing of every decoder of user input (the seeds also run in `make test`).
 FUZZTIME ?= 15s
@@ -84,3 +85,14 @@ bench:
 LINEAGEBENCHFLAGS ?=
 lineage-bench:
 	$(GO) run ./scripts/lineagebench $(LINEAGEBENCHFLAGS)
+
+# Starts a private Neo4j (its own port and data directory) and server, registers model
+# runs at concurrency 4, kills Neo4j with SIGKILL mid-load and restarts it, then kills the
+# server and restarts it, and checks that no acknowledged write is lost or partial, that
+# clients got 503 with Retry-After (never 500) and that /readyz and writes recovered
+# without restarting the server. `make test` runs the bounded -short version.
+# FAULTSFLAGS, e.g. FAULTSFLAGS='-out docs/operations.md'.
+FAULTSFLAGS ?=
+faults: build
+	@$(NEO4J) build
+	$(GO) run ./scripts/faults $(FAULTSFLAGS)

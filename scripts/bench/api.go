@@ -8,12 +8,13 @@ import (
 	"net/http"
 
 	"provgraph/scripts/internal/apiclient"
+	"provgraph/scripts/internal/fixture"
 )
 
 // postRun registers the i-th model run with POST /api/v1/model-runs.
-func postRun(c *apiclient.Client, f fixture) op {
+func postRun(c *apiclient.Client, f fixture.Fixture) op {
 	return func(ctx context.Context, i int) (int, error) {
-		body, err := json.Marshal(f.modelRun(i))
+		body, err := json.Marshal(f.ModelRun(i))
 		if err != nil {
 			return 0, err
 		}
@@ -32,11 +33,11 @@ const batchPath = "/api/v1/model-runs:batch"
 
 // postBatch registers size model runs per request with POST /api/v1/model-runs:batch
 // (atomic, the default). Request i holds runs size*i … size*i+size-1 of its own range.
-func postBatch(c *apiclient.Client, f fixture, size int) op {
+func postBatch(c *apiclient.Client, f fixture.Fixture, size int) op {
 	return func(ctx context.Context, i int) (int, error) {
 		recs := make([]any, size)
 		for k := range recs {
-			recs[k] = f.modelRun(i*size + k)
+			recs[k] = f.ModelRun(i*size + k)
 		}
 		body, err := json.Marshal(map[string]any{"records": recs})
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"provgraph/registry"
 	"provgraph/runs"
 	"provgraph/scripts/internal/apiclient"
+	"provgraph/scripts/internal/fixture"
 )
 
 // The lifecycle section measures tracked runs: one lifecycle is create → claim → N
@@ -81,7 +82,7 @@ func total(l []time.Duration) time.Duration {
 
 // lifecycleShape is what one lifecycle does, shared by both sides.
 type lifecycleShape struct {
-	f          fixture
+	f          fixture.Fixture
 	tag        string
 	heartbeats int
 	metrics    int // per report; 0 when the metrics route is not there
@@ -93,10 +94,10 @@ func (s lifecycleShape) spec(i int) map[string]any {
 	return map[string]any{
 		"name": fmt.Sprintf("bench lifecycle %d", i), "kind": "task", "description": "a tracked run of scripts/bench",
 		"tags":     map[string]string{"bench": s.tag},
-		"ref":      map[string]any{"workflow_template_id": s.f.workflow, "model_id": s.f.model},
-		"study_id": s.f.study,
-		"inputs": []any{map[string]any{"id": s.f.dataset(i, 0), "role": "data"},
-			map[string]any{"id": s.f.dataset(i, 1), "role": "data"}},
+		"ref":      map[string]any{"workflow_template_id": s.f.Workflow, "model_id": s.f.Model},
+		"study_id": s.f.Study,
+		"inputs": []any{map[string]any{"id": s.f.Dataset(i, 0), "role": "data"},
+			map[string]any{"id": s.f.Dataset(i, 1), "role": "data"}},
 	}
 }
 

@@ -40,6 +40,7 @@ import (
 
 	"provgraph/registry"
 	"provgraph/scripts/internal/apiclient"
+	"provgraph/scripts/internal/fixture"
 )
 
 func main() {
@@ -82,7 +83,7 @@ type bench struct {
 	srv    *benchserver.Server
 	api    *apiclient.Client
 	raw    *rawWriter
-	f      fixture
+	f      fixture.Fixture
 	seq    counter
 	prefix string
 	neo4j  string // version, for the report
@@ -141,11 +142,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 	b.api = apiclient.New(b.srv.URL, b.srv.Token, 64)
 
 	t0 := time.Now()
-	b.f, err = seedFixture(ctx, b.api, opt.datasets, b.prefix)
+	b.f, err = fixture.Seed(ctx, b.api, opt.datasets, b.prefix)
 	if err != nil {
 		return fmt.Errorf("seeding the fixture: %w", err)
 	}
-	fmt.Fprintf(stderr, "seeded the fixture (%d datasets) in %s\n", len(b.f.datasets), time.Since(t0).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "seeded the fixture (%d datasets) in %s\n", len(b.f.Datasets), time.Since(t0).Round(time.Millisecond))
 	b.raw, err = newRawWriter(ctx, opt.neo4jURI, opt.neo4jUser, opt.neo4jPass, opt.neo4jDB, registry.NewIDs(b.prefix+"/raw"), b.f)
 	if err != nil {
 		return err
@@ -170,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 		return fmt.Errorf("reading the server's memory: %w", err)
 	}
 	rep := report{When: time.Now().UTC(), Command: commandLine(args), Code: code, Machine: machine(), Neo4j: b.neo4j, Prefix: b.prefix,
-		Fixture: fmt.Sprintf("%d datasets", len(b.f.datasets)), Results: results, Memory: mem, Options: opt}
+		Fixture: fmt.Sprintf("%d datasets", len(b.f.Datasets)), Results: results, Memory: mem, Options: opt}
 	md := rep.Markdown()
 	fmt.Fprint(stdout, md)
 	if opt.out != "" {

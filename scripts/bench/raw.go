@@ -12,6 +12,7 @@ import (
 
 	"provgraph/registry"
 	"provgraph/scripts/internal/apiclient"
+	"provgraph/scripts/internal/fixture"
 )
 
 // rawWriter writes the graph of a model run straight to Neo4j: one hand-written Cypher
@@ -23,7 +24,7 @@ type rawWriter struct {
 	driver   neo4j.DriverWithContext
 	database string
 	ids      *registry.IDs
-	f        fixture
+	f        fixture.Fixture
 	// subject is the :User the runs are attributed to: the server's env admin token.
 	subject string
 	// provJSON is the PROV-JSON the server stored with run provJSONRun (registered
@@ -34,7 +35,7 @@ type rawWriter struct {
 	provJSONID  string
 }
 
-func newRawWriter(ctx context.Context, uri, user, password, database string, ids *registry.IDs, f fixture) (*rawWriter, error) {
+func newRawWriter(ctx context.Context, uri, user, password, database string, ids *registry.IDs, f fixture.Fixture) (*rawWriter, error) {
 	auth := neo4j.NoAuth()
 	if user != "" {
 		auth = neo4j.BasicAuth(user, password, "")
@@ -95,7 +96,7 @@ const rawRunCypher = `
 // stored with it (the server reads its depth-0 PROV document back from the graph in the
 // write transaction and encodes it; the floor only writes a string of that shape).
 func (w *rawWriter) learnProvJSON(ctx context.Context, c *apiclient.Client, i int) error {
-	r, err := c.Do(ctx, "POST", "/api/v1/model-runs", w.f.modelRun(i))
+	r, err := c.Do(ctx, "POST", "/api/v1/model-runs", w.f.ModelRun(i))
 	if err != nil {
 		return err
 	}
@@ -117,14 +118,14 @@ func (w *rawWriter) provJSONFor(i int, id string) string {
 	}
 	pairs := []string{w.provJSONID, id}
 	for k := range 4 {
-		pairs = append(pairs, w.f.dataset(w.provJSONRun, k), w.f.dataset(i, k))
+		pairs = append(pairs, w.f.Dataset(w.provJSONRun, k), w.f.Dataset(i, k))
 	}
 	return strings.NewReplacer(pairs...).Replace(w.provJSON)
 }
 
 // params builds the parameters of the i-th run exactly as graph/modelrun.go does.
 func (w *rawWriter) params(i int) (map[string]any, error) {
-	doc := w.f.modelRun(i)
+	doc := w.f.ModelRun(i)
 	raw, err := json.Marshal(doc) // compact, keys sorted: what the server stores
 	if err != nil {
 		return nil, err
@@ -163,7 +164,7 @@ func (w *rawWriter) params(i int) (map[string]any, error) {
 	}
 	return map[string]any{
 		"props": props, "subject": w.subject, "now": now, "id": id,
-		"wf": doc["workflow_template_id"], "model": w.f.model, "model_version": doc["model_version"],
+		"wf": doc["workflow_template_id"], "model": w.f.Model, "model_version": doc["model_version"],
 		"modeller": assoc["modeller_id"], "org": assoc["requesting_organisation_id"], "study": doc["study_id"],
 		"start": start, "end": end, "inputs": side("inputs"), "outputs": side("outputs"),
 	}, nil

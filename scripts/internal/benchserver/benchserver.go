@@ -42,23 +42,37 @@ type Config struct {
 	Prefix   string
 	Dir      string // for the token file and the log
 	MaxBody  int64
+
+	// Port and Token, when set, replace a free port and a fresh admin token, so that a
+	// restarted server answers where, and to whom, the one before it did.
+	Port  int
+	Token string
+	// ArtifactDir, when set, is where the server keeps artifact blobs.
+	ArtifactDir string
 }
 
 // Start runs `provgraph serve` on a free port and waits until it is ready.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port, token := cfg.Port, cfg.Token
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if token == "" {
+		token = "bench-admin-" + RandomHex(16)
 	}
 	s := &Server{
 		URL:       fmt.Sprintf("http://127.0.0.1:%d", port),
-		Token:     "bench-admin-" + RandomHex(16),
+		Token:     token,
 		Prefix:    cfg.Prefix,
 		LogPath:   filepath.Join(cfg.Dir, "server.log"),
 		TokenFile: filepath.Join(cfg.Dir, "tokens.json"),
 		done:      make(chan error, 1),
 	}
-	logf, err := os.Create(s.LogPath)
+	// Appended to: a restarted server's log follows the one before it.
+	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +89,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		"PROVGRAPH_BASE_IRI=",
 		fmt.Sprintf("PROVGRAPH_MAX_BODY_BYTES=%d", cfg.MaxBody),
 	)
+	if cfg.ArtifactDir != "" {
+		s.cmd.Env = append(s.cmd.Env, "PROVGRAPH_ARTIFACT_DIR="+cfg.ArtifactDir)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s serve: %w (build it with `make build`)", cfg.Bin, err)
@@ -179,6 +196,30 @@ func MachineCPU() (busy, total int64) {
 		}
 	}
 	return busy, total
+}
+
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Exited says whether the server process has ended, and how.
+func (s *Server) Exited() (bool, error) {
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// Kill ends the server with SIGKILL, as a crash would: no request in flight finishes.
+func (s *Server) Kill() error {
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	err := <-s.done
+	s.done <- err
+	return nil
 }
 
 // Stop sends SIGTERM and waits for the server to finish the requests in flight (it
