@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -491,8 +492,16 @@ func getRecord(ctx context.Context, tx neo4j.ManagedTransaction, k registry.Kind
 // the node properties every version has.
 func prepareWrite(ctx context.Context, tx neo4j.ManagedTransaction, w registry.Write) ([]registry.Ref, string, map[string]any, error) {
 	refs := w.Kind.References(w.Doc)
+	errs := slices.Clone(w.Found)
 	if err := checkRefs(ctx, tx, refs, w.Actor.Viewer); err != nil {
-		return nil, "", nil, err
+		var e *provgraph.Error
+		if !errors.As(err, &e) || e.Code != provgraph.Invalid {
+			return nil, "", nil, err
+		}
+		errs = append(errs, e.Fields...)
+	}
+	if len(errs) > 0 {
+		return nil, "", nil, provgraph.InvalidFields(fmt.Sprintf("the %s is not valid; every violation is listed", w.Kind.Name), errs)
 	}
 	user, err := mergeUser(ctx, tx, w.Actor)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"provgraph"
 	"provgraph/registry"
@@ -284,5 +285,22 @@ func TestConcurrentUpdatesNeverLoseAVersion(t *testing.T) {
 		if h.Version != len(hist)-i {
 			t.Fatalf("versions %+v", hist)
 		}
+	}
+}
+
+// TestRulesAndReferencesReportedAtOnce: a workflow template that breaks a rule of its kind
+// (an annotation key declared twice) and names a model that does not exist gets both in
+// one answer, and nothing is written.
+func TestRulesAndReferencesReportedAtOnce(t *testing.T) {
+	svc, _ := mustService(t)
+	missing := svc.IDs.New(time.Now())
+	doc := fmt.Sprintf(`{"display_name":"w","software_id":%q,"annotations":{"required":["a"],"optional":["a"]}}`, missing)
+	_, err := svc.Create(t.Context(), kind(t, "workflow-templates"), []byte(doc), actor, "")
+	if got := strings.Join(fields(err), ","); code(err) != provgraph.Invalid || got != "/annotations/optional/0,/software_id" {
+		t.Fatalf("%v: fields %s, want the annotation and the model", err, got)
+	}
+	q, _ := registry.ParseListQuery(kind(t, "workflow-templates"), map[string][]string{"software_id": {missing}})
+	if page, err := svc.List(t.Context(), q); err != nil || len(page.Records) != 0 {
+		t.Fatalf("written: %v %+v", err, page.Records)
 	}
 }

@@ -209,8 +209,8 @@ func (s *ModelRuns) write(ctx context.Context, tx neo4j.ManagedTransaction, ws [
 // writeRunsCypher, with its PROV-JSON: invalid holds its failures, err says why the write
 // cannot go on.
 func (s *ModelRuns) checkRun(w runWrite, c runs.Context, read runReads) (p map[string]any, invalid, err error) {
-	if errs := w.Run.Check(w.Run.WorkflowTemplateID, c); len(errs) > 0 {
-		return nil, provgraph.InvalidFields("the model run does not fit the records it names", errs), nil
+	if errs := w.Violations(c); len(errs) > 0 {
+		return nil, provgraph.InvalidFields("the model run is not valid; every violation is listed", errs), nil
 	}
 	p = runParams(w, c)
 	var prev *dbtype.Node

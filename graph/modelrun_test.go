@@ -306,3 +306,28 @@ func TestProvDocumentsOfChainsAndDeletions(t *testing.T) {
 		provtest.JudgeDocument(t, testBase, doc)
 	}
 }
+
+// TestEveryStageReportedAtOnce: a run whose times are reversed (its own consistency) and
+// which puts an output template on its input side (the graph's) gets both in one answer,
+// alone and in a batch, and nothing is written.
+func TestEveryStageReportedAtOnce(t *testing.T) {
+	mr, doc, ids := newRunFixture(t, nil)
+	bad := strings.Replace(doc(ids.datasets[0], ids.datasets[1]), `"dataset_template_id":"`+ids.tin, `"dataset_template_id":"`+ids.tout, 1)
+	bad = strings.Replace(bad, `"end_time":1700003600`, `"end_time":1600000000`, 1)
+	want := "/end_time,/inputs,/inputs/0/dataset_template_id"
+	_, err := mr.Register(t.Context(), []byte(bad), actor, "")
+	if code(err) != provgraph.Invalid || strings.Join(fields(err), ",") != want {
+		t.Fatalf("alone: %v %v, want %s", err, fields(err), want)
+	}
+	_, err = mr.RegisterBatch(t.Context(), [][]byte{[]byte(doc(ids.datasets[2], ids.datasets[3])), []byte(bad)}, actor, "", runs.AllOrNothing)
+	if got := strings.Join(fields(err), ","); code(err) != provgraph.Invalid || got != "/records/1/end_time,/records/1/inputs,/records/1/inputs/0/dataset_template_id" {
+		t.Fatalf("in a batch: %v %v", err, got)
+	}
+	res, err := mr.RegisterBatch(t.Context(), [][]byte{[]byte(bad)}, actor, "", runs.EachOnItsOwn)
+	if err != nil || len(res) != 1 || strings.Join(fields(res[0].Err), ",") != want {
+		t.Fatalf("each on its own: %v %+v", err, res)
+	}
+	if n := countRuns(t, ids.wf); n != 0 {
+		t.Fatalf("%d runs written", n)
+	}
+}

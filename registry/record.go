@@ -53,6 +53,9 @@ type Write struct {
 	Time    time.Time
 	Reason  string // updates only
 	IdemKey string // optional Idempotency-Key of a create
+	// Found are the violations of the kind's rules: a write with any still has its
+	// references checked, so that one answer reports every violation, and is never made.
+	Found []provgraph.FieldError
 }
 
 // Dependent names a record that depends on another.

@@ -106,17 +106,16 @@ func (s *Service) reason(r string) (string, error) {
 }
 
 // prepare runs every check that needs no database: the schema, then the kind's own rules.
+// A document that breaks a rule goes on to storage, which checks its references too and
+// reports every violation together, writing nothing.
 func (s *Service) prepare(k Kind, raw []byte, actor Actor) (Write, error) {
 	doc, errs := s.Schemas.Decode(k.Name, raw)
 	if len(errs) > 0 {
 		return Write{}, provgraph.InvalidFields(fmt.Sprintf("the %s does not match its schema", k.Name), errs)
 	}
-	if errs := k.Check(doc); len(errs) > 0 {
-		return Write{}, provgraph.InvalidFields(fmt.Sprintf("the %s breaks a rule of its kind", k.Name), errs)
-	}
 	compact, err := json.Marshal(doc)
 	if err != nil {
 		return Write{}, err
 	}
-	return Write{Kind: k, Raw: compact, Doc: doc, Actor: actor, Time: s.Now().UTC()}, nil
+	return Write{Kind: k, Raw: compact, Doc: doc, Actor: actor, Time: s.Now().UTC(), Found: k.Check(doc)}, nil
 }

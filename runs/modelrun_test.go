@@ -2,9 +2,14 @@ package runs
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"provgraph"
+	"provgraph/registry"
+	"provgraph/schemas"
 )
 
 // world is a graph context with one workflow: inputs tin (required) and topt (optional),
@@ -119,4 +124,27 @@ func FuzzTime(f *testing.F) {
 			t.Fatalf("round trip %s -> %s: %v", s, b, err)
 		}
 	})
+}
+
+// TestSchemaAndConsistencyReportedAtOnce: a run that fails its schema is still checked for
+// its own consistency, and both are reported together; its ids are not looked up.
+func TestSchemaAndConsistencyReportedAtOnce(t *testing.T) {
+	sch, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ModelRuns{Schemas: sch, Now: time.Now} // no store: nothing may reach it
+	doc := strings.Replace(strings.Replace(good, `"end_time":"2023-11-14T23:00:00Z"`, `"end_time":1600000000`, 1), `"description":"d"`, `"description":"d","colour":"red"`, 1)
+	_, err = s.Register(t.Context(), []byte(doc), registry.Actor{Subject: "t"}, "")
+	var e *provgraph.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v", err)
+	}
+	var got []string
+	for _, f := range e.Fields {
+		got = append(got, f.Path)
+	}
+	if strings.Join(got, ",") != "/colour,/end_time" {
+		t.Fatalf("fields %v, want /colour and /end_time", got)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"provgraph"
@@ -25,6 +27,18 @@ type ModelRunWrite struct {
 	Time    time.Time
 	Reason  string // updates only
 	IdemKey string
+	// Found are the violations found before the graph was read (its consistency): a run
+	// with any is checked against the graph all the same, so that one answer reports
+	// every violation, and never written.
+	Found []provgraph.FieldError
+}
+
+// Violations are every violation of the run: those found before the graph was read and
+// those the graph shows (c), sorted by pointer.
+func (w ModelRunWrite) Violations(c Context) []provgraph.FieldError {
+	errs := slices.Concat(w.Found, w.Run.Check(w.Run.WorkflowTemplateID, c))
+	slices.SortStableFunc(errs, func(a, b provgraph.FieldError) int { return strings.Compare(a.Path, b.Path) })
+	return errs
 }
 
 // Result is the outcome of one record of a registration: its stored record or its error.
@@ -235,20 +249,27 @@ func (s *ModelRuns) Update(ctx context.Context, id string, raw []byte, actor reg
 
 // prepare validates a raw record without storing it.
 func (s *ModelRuns) prepare(raw []byte, actor registry.Actor) (ModelRunWrite, error) {
+	// Three stages: the schema, the run's own consistency, the records it names. Each
+	// reports every violation it finds, and a failing stage does not hide the next one's:
+	// a run that fails its schema is still checked for consistency when it can be read,
+	// and one that is inconsistent is still checked against the graph (by storage, which
+	// writes nothing then). Only the ids of a run that passed its schema are looked up.
 	doc, errs := s.Schemas.Decode("model-run", raw)
-	if len(errs) > 0 {
-		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)
-	}
 	var run ModelRun
 	if err := json.Unmarshal(raw, &run); err != nil {
-		return ModelRunWrite{}, provgraph.InvalidFields("the model run could not be read", []provgraph.FieldError{{Path: "", Message: err.Error()}})
+		if len(errs) == 0 {
+			errs = []provgraph.FieldError{{Path: "", Message: err.Error()}}
+		}
+		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)
 	}
-	if errs := run.CheckShape(); len(errs) > 0 {
-		return ModelRunWrite{}, provgraph.InvalidFields("the model run is not consistent", errs)
+	if len(errs) > 0 {
+		errs = slices.Concat(errs, run.CheckShape())
+		slices.SortStableFunc(errs, func(a, b provgraph.FieldError) int { return strings.Compare(a.Path, b.Path) })
+		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)
 	}
 	compact, err := json.Marshal(doc)
 	if err != nil {
 		return ModelRunWrite{}, err
 	}
-	return ModelRunWrite{Run: run, Raw: compact, Actor: actor, Time: s.Now().UTC()}, nil
+	return ModelRunWrite{Run: run, Raw: compact, Actor: actor, Time: s.Now().UTC(), Found: run.CheckShape()}, nil
 }

@@ -5,6 +5,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -126,8 +128,9 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = s.withRequestID(s.observe(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, errNoRoute)
 	})))
+	var routed []*mux.Route
 	r.MethodNotAllowedHandler = s.withRequestID(s.observe(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, req, errNoMethod)
+		wrongPath(routed, w, req)
 	})))
 	r.Use(s.withRequestID, s.observe)
 	for _, rt := range s.routes {
@@ -153,9 +156,57 @@ func (s *Server) Handler() http.Handler {
 		default:
 			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
 		}
-		r.HandleFunc(rt.Path, s.withDeadlines(h, rt.Transfer)).Methods(rt.Method)
+		if strings.Contains(rt.Path, "{id:") {
+			h = wellFormedID(h, &routed)
+		}
+		routed = append(routed, r.HandleFunc(rt.Path, s.withDeadlines(h, rt.Transfer)).Methods(rt.Method))
 	}
 	return r
+}
+
+// wellFormedID answers a path whose id no record or run can have as no route at all, before
+// anything else: the id patterns let ids hold slashes, so such a path may have matched
+// this route with part of another route's path in its id (DELETE /runs/<id>/events
+// matches DELETE /runs/{id} with id "<id>/events").
+func wellFormedID(next http.HandlerFunc, routed *[]*mux.Route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !registry.ValidID(mux.Vars(r)["id"]) {
+			wrongPath(*routed, w, r)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// wrongPath answers a request no route serves: 405, naming the methods that are
+// allowed, when another method has a route for this path with a well-formed id; else 404.
+func wrongPath(routes []*mux.Route, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, rt := range routes {
+		methods, _ := rt.GetMethods()
+		for _, m := range methods {
+			if m == r.Method || slices.Contains(allow, m) {
+				continue
+			}
+			other := r.Clone(r.Context())
+			other.Method = m
+			var match mux.RouteMatch
+			if !rt.Match(other, &match) {
+				continue
+			}
+			if id, ok := match.Vars["id"]; ok && !registry.ValidID(id) {
+				continue
+			}
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, r, errNoRoute)
+		return
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, r, errNoMethod)
 }
 
 // Default deadlines of a request (see Server.RequestTimeout).
