@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,4 +77,40 @@ func asError(err error, e **provgraph.Error) bool {
 	x, ok := err.(*provgraph.Error)
 	*e = x
 	return ok
+}
+
+// The work of a request is bounded by its deadline, not only its connection: a handler
+// waiting on a database that does not answer is released when the time is up. Transfer
+// routes get the long deadline instead.
+func TestRequestWorkEndsAtTheDeadline(t *testing.T) {
+	s, _ := mustServer(t, fakeRegistry{}, fakeHealth{})
+	s.RequestTimeout = 100 * time.Millisecond
+	wait := func(w http.ResponseWriter, r *http.Request) {
+		deadline, ok := r.Context().Deadline()
+		if !ok {
+			fmt.Fprint(w, "no deadline")
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			fmt.Fprintf(w, "released after at most %s", time.Until(deadline).Round(time.Hour))
+		case <-time.After(10 * time.Second):
+			fmt.Fprint(w, "still waiting")
+		}
+	}
+	s.Foreign = []compat.API{{Name: "wire", Fail: func(w http.ResponseWriter, r *http.Request, err error) {}, Routes: []compat.Route{
+		{Method: "GET", Path: "/wire/wait", Role: auth.Reader, Handler: wait},
+		{Method: "GET", Path: "/wire/transfer", Role: auth.Reader, Transfer: true, Handler: func(w http.ResponseWriter, r *http.Request) {
+			d, ok := r.Context().Deadline()
+			fmt.Fprint(w, ok && time.Until(d) < time.Minute)
+		}},
+	}}}
+	s.Metrics = prometheus.NewRegistry()
+	h := s.Handler()
+	if w := do(h, "GET", "/wire/wait", readerToken, ""); w.Body.String() != "released after at most 0s" {
+		t.Fatalf("got %q", w.Body.String())
+	}
+	if w := do(h, "GET", "/wire/transfer", readerToken, ""); w.Body.String() != "false" {
+		t.Fatalf("a transfer route got the short deadline: %q", w.Body.String())
+	}
 }

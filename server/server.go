@@ -156,7 +156,7 @@ func (s *Server) Handler() http.Handler {
 		default:
 			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
 		}
-		if strings.Contains(rt.Path, "{id:") {
+		if strings.Contains(rt.Path, "{id:") && !rt.foreign { // a foreign API says "not found" in its own shape
 			h = wellFormedID(h, &routed)
 		}
 		routed = append(routed, r.HandleFunc(rt.Path, s.withDeadlines(h, rt.Transfer)).Methods(rt.Method))
@@ -231,6 +231,14 @@ func (s *Server) withDeadlines(next http.HandlerFunc, transfer bool) http.Handle
 		// nothing to bound.
 		_ = rc.SetReadDeadline(read)
 		_ = rc.SetWriteDeadline(read.Add(d))
+		if !transfer {
+			// The work is bounded too, not only the connection: a database that takes
+			// connections but does not answer (Neo4j recovering after a crash) is the
+			// caller's 503 when the time is up, not a request that waits as long as it does.
+			ctx, cancel := context.WithDeadline(r.Context(), read)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		next(w, r)
 	}
 }
