@@ -179,12 +179,14 @@ func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, erro
 		return Principal{}, errBadToken()
 	}
 	sub, ok := tok.Subject()
-	if !ok || sub == "" {
+	// OpenID Connect bounds sub at 255 ASCII characters; the subject is also a key of
+	// the graph's index on users, which a longer one could overflow.
+	if !ok || sub == "" || len(sub) > maxSubject {
 		return Principal{}, errBadToken()
 	}
 	name := sub
 	for _, c := range []string{"name", "preferred_username", "email"} {
-		if s, _ := claims[c].(string); s != "" {
+		if s, _ := claims[c].(string); s != "" && len(s) <= maxSubject {
 			name = s
 			break
 		}
@@ -192,6 +194,9 @@ func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, erro
 	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(claim(claims, o.cfg.RolesClaim)),
 		Groups: groups(claim(claims, o.cfg.GroupsClaim))}, nil
 }
+
+// maxSubject bounds the bytes of a token's subject and of the name shown for it.
+const maxSubject = 255
 
 // canonicalJWS admits only the compact form with canonical base64url segments, so a
 // token has exactly one spelling: no padding, whitespace or stray trailing bits.

@@ -285,6 +285,7 @@ func TestOIDC(t *testing.T) {
 		{name: "issued in the future", token: mint(hdr("RS256", "k1"), claims(set("iat", at(5*time.Minute))), rs(k.rsa, crypto.SHA256)), wantErr: true},
 		{name: "no exp", token: mint(hdr("RS256", "k1"), claims(del("exp")), rs(k.rsa, crypto.SHA256)), wantErr: true},
 		{name: "no sub", token: mint(hdr("RS256", "k1"), claims(del("sub")), rs(k.rsa, crypto.SHA256)), wantErr: true},
+		{name: "sub over 255 bytes", token: mint(hdr("RS256", "k1"), claims(set("sub", strings.Repeat("é", 128))), rs(k.rsa, crypto.SHA256)), wantErr: true},
 		{name: "wrong audience", token: mint(hdr("RS256", "k1"), claims(set("aud", "someone-else")), rs(k.rsa, crypto.SHA256)), wantErr: true},
 		{name: "no audience", token: mint(hdr("RS256", "k1"), claims(del("aud")), rs(k.rsa, crypto.SHA256)), wantErr: true},
 		{name: "wrong issuer", token: mint(hdr("RS256", "k1"), claims(set("iss", "https://evil.test")), rs(k.rsa, crypto.SHA256)), wantErr: true},
@@ -329,6 +330,17 @@ func TestOIDC(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// OpenID Connect's bound on sub, 255 bytes, is ours: it is a key of the users' index.
+func TestOIDCSubjectAtItsLimit(t *testing.T) {
+	k := keys()
+	o := mustOIDC(t, newTestIssuer(t).config())
+	long := strings.Repeat("s", 255)
+	got, err := Chain(o).Authenticate(t.Context(), mint(hdr("RS256", "k1"), claims(set("sub", long), set("name", strings.Repeat("n", 256)), del("preferred_username")), rs(k.rsa, crypto.SHA256)))
+	if err != nil || got.Subject != "oidc:"+long || got.Name != long {
+		t.Fatalf("got %+v, %v; a name too long to show gives way to the subject", got, err)
 	}
 }
 
