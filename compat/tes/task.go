@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -113,7 +114,7 @@ func (n *Int32) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
 	v, err := strconv.ParseInt(s, 10, 32)
 	if err != nil {
-		return errors.New("must be a whole number")
+		return &json.UnmarshalTypeError{Value: "number " + s, Type: reflect.TypeFor[int32]()}
 	}
 	*n = Int32(v)
 	return nil
