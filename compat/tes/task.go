@@ -341,19 +341,20 @@ func (t Task) RunSpec() ([]byte, error) {
 	}
 	if r := t.Resources; r != nil {
 		res := map[string]any{}
-		if r.CPUCores != nil && *r.CPUCores > 0 {
+		// Only what the native schema takes: the rest stays in the TES document.
+		if r.CPUCores != nil && *r.CPUCores > 0 && *r.CPUCores <= 4096 {
 			res["cpu_cores"] = int32(*r.CPUCores)
 		}
-		if r.RAMGb != nil && *r.RAMGb > 0 {
+		if r.RAMGb != nil && *r.RAMGb > 0 && *r.RAMGb <= 65536 {
 			res["ram_gb"] = *r.RAMGb
 		}
-		if r.DiskGb != nil && *r.DiskGb > 0 {
+		if r.DiskGb != nil && *r.DiskGb > 0 && *r.DiskGb <= 1048576 {
 			res["disk_gb"] = *r.DiskGb
 		}
 		if r.Preemptible != nil {
 			res["preemptible"] = *r.Preemptible
 		}
-		if r.Zones != nil && len(*r.Zones) > 0 {
+		if r.Zones != nil && len(*r.Zones) > 0 && !slices.ContainsFunc(*r.Zones, func(z string) bool { return len(z) > 128 }) {
 			res["zones"] = *r.Zones
 		}
 		if len(res) > 0 {

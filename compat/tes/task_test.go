@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,15 @@ func TestRunSpecFillsNativeFieldsThatFit(t *testing.T) {
 	}
 	if len(spec.Tags) != 2 || spec.Tags["team"] != "g" || spec.Executor.Resources["cpu_cores"] != 2.0 {
 		t.Errorf("tags and resources: %v %v", spec.Tags, spec.Executor.Resources)
+	}
+	// What the native schema would refuse stays in the TES document only.
+	r = mustRun(t, `{"executors": [{"image": "x", "command": ["y"]}], "resources": {"cpu_cores": 100000, "ram_gb": 1e6, "zones": ["`+strings.Repeat("z", 200)+`"]}}`)
+	var out struct{ Executor map[string]any }
+	if err := json.Unmarshal(r.Spec, &out); err != nil || out.Executor["resources"] != nil {
+		t.Errorf("out-of-range resources reached the native executor: %s", r.Spec)
+	}
+	if got := View(r, Basic).Resources; got == nil || *got.CPUCores != 100000 || len((*got.Zones)[0]) != 200 {
+		t.Errorf("TES keeps them: %+v", got)
 	}
 	// A task needs no name; its run is named after its image.
 	if r := mustRun(t, `{"executors": [{"image": "bwa", "command": ["x"]}]}`); r.Name != "bwa" || View(r, Basic).Name != "" {
