@@ -133,6 +133,13 @@ def test_lifecycle_through_the_executor(server, client, native):
     assert [line.split(" ")[1] for line in log.system_logs] == ["create", "claim", "complete"]
     assert log.logs == [] and log.outputs == []
     assert client.get_task(task_id, "BASIC").logs[0].system_logs is None  # BASIC leaves system logs out
+    # The PROV export shows the same task: an activity, started and ended, by its executor.
+    prov = requests.get(f"{server.url}/api/v1/prov/{task_id}?format=provjson", timeout=10,
+                        headers={"Authorization": "Bearer " + server.token("reader")})
+    assert prov.status_code == 200, prov.text
+    doc = prov.json()
+    assert any(k.endswith(task_id) for k in doc.get("activity", {})), doc.get("activity")
+    assert doc.get("wasAssociatedWith") and doc.get("wasStartedBy") and doc.get("wasEndedBy"), sorted(doc)
 
     failed = client.create_task(task("tes-fail-" + secrets.token_hex(3)))
     native(failed, "claim")
@@ -277,3 +284,11 @@ def test_errors(server, client):
     assert e.value.response.status_code == 404
     task_id = client.create_task(task("tes-err-" + secrets.token_hex(3)))
     assert status(f"/tasks/{task_id}?view=EVERYTHING") == 400
+    # provgraph takes bearer tokens only: basic auth is 401, in TES's shape.
+    with pytest.raises(requests.HTTPError) as e:
+        tes.HTTPClient(server.url, user="someone", password="secret").get_task(task_id)
+    assert e.value.response.status_code == 401 and e.value.response.json()["code"] == 16
+    # Nothing answers where py-tes falls back (/v1/tasks, /tasks).
+    for path in ("/v1/tasks", "/tasks", f"/v1/tasks/{task_id}", f"/tasks/{task_id}"):
+        assert requests.get(server.url + path, headers={"Authorization": "Bearer " + server.token("reader")},
+                            timeout=10).status_code == 404, path
