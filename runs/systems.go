@@ -52,8 +52,9 @@ func Systems() []System {
 		},
 		{
 			Name: "Illumina ICA task runs",
-			In: map[string]State{"Pending": Pending, "Running": Running, "Aborting": Canceling, "Completed": Succeeded,
-				"Failed": Failed, "Timeout": Errored, "Aborted": Canceled},
+			In: map[string]State{"Pending": Pending, "CheckedOut": Pending, "Runnable": Pending, "Running": Running,
+				"Finalizing": Running, "Aborting": Canceling, "Completed": Succeeded, "Failed": Failed,
+				"FailedRestartable": Failed, "TimedOut": Errored, "Aborted": Canceled},
 			Out: map[State]string{Pending: "Pending", Running: "Running", Canceling: "Aborting", Succeeded: "Completed",
 				Failed: "Failed", Errored: "Failed", Canceled: "Aborted"},
 			Ops: []OpRoute{

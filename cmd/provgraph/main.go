@@ -25,6 +25,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"provgraph/auth"
+	"provgraph/compat/ica"
+	"provgraph/compat/tes"
 	"provgraph/graph"
 	"provgraph/registry"
 	"provgraph/runs"
@@ -183,6 +185,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		tracked := &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease,
 			Blobs: &runs.Blobs{Dir: cfg.ArtifactDir}, MaxArtifact: cfg.MaxArtifactBytes}
 		srv.Runs, srv.Artifacts = tracked, tracked
+		srv.Foreign = append(srv.Foreign, tes.API(tracked, tes.Info{Version: version, OrganizationURL: cfg.BaseIRI}), ica.API(tracked))
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
