@@ -78,6 +78,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	for {
 		err = driver.VerifyConnectivity(ctx)
 		if err == nil {
+			// The driver sets up its connector on its first connection without a lock, so
+			// the users' driver makes that connection here, alone, before requests race
+			// to make it (the race detector caught two first queries doing so).
+			err = cypher.VerifyConnectivity(ctx)
+		}
+		if err == nil {
 			return db, nil
 		}
 		select {
