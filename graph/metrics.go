@@ -45,12 +45,12 @@ func (s *Runs) AddMetrics(ctx context.Context, runID string, ms []runs.Metric, a
 			if m.Step != nil {
 				step = *m.Step
 			}
-			rows[i] = map[string]any{"i": i, "key": runID + "\x00" + m.Key(), "name": m.Name, "node": m.NodeID, "value": m.Value, "step": step}
+			rows[i] = map[string]any{"i": i, "key": runID + "\x00" + m.Key(), "name": m.Name, "node": m.NodeID, "value": m.Value, "step": step, "format": m.Format}
 		}
 		recs, err := collect(ctx, tx, `
 			UNWIND $rows AS row
 			MERGE (m:Metric {key:row.key})
-			ON CREATE SET m.run_id = $id, m.name = row.name, m.node_id = row.node, m.value = row.value, m.step = row.step,
+			ON CREATE SET m.run_id = $id, m.name = row.name, m.node_id = row.node, m.value = row.value, m.step = row.step, m.format = row.format,
 				m.reported_at = $now, m.reported_by = $subject, m.nonce = $nonce
 			RETURN row.i AS i, m.nonce = $nonce AS fresh`,
 			map[string]any{"rows": rows, "id": runID, "now": at, "subject": actor.Subject, "nonce": hex.EncodeToString(nonce)})
@@ -79,7 +79,7 @@ func (s *Runs) Metrics(ctx context.Context, runID string) ([]runs.Metric, error)
 		}
 		return collect(ctx, tx, `
 			MATCH (m:Metric {run_id:$id})
-			RETURN m.name AS name, m.node_id AS node, m.value AS value, m.step AS step
+			RETURN m.name AS name, m.node_id AS node, m.value AS value, m.step AS step, m.format AS format
 			ORDER BY node, name, step LIMIT 100000`, map[string]any{"id": runID})
 	})
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Runs) Metrics(ctx context.Context, runID string) ([]runs.Metric, error)
 	for _, r := range recs {
 		val, _ := r.Get("value")
 		step, _ := r.Get("step")
-		m := runs.Metric{Name: str(r, "name"), NodeID: str(r, "node"), Value: val.(float64)}
+		m := runs.Metric{Name: str(r, "name"), NodeID: str(r, "node"), Value: val.(float64), Format: str(r, "format")}
 		if s := step.(int64); s >= 0 {
 			m.Step = &s
 		}
