@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"provgraph/auth"
+	"provgraph/compat/kfp"
 	"provgraph/graph"
 	"provgraph/registry"
 	"provgraph/runs"
@@ -183,6 +184,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		tracked := &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease,
 			Blobs: &runs.Blobs{Dir: cfg.ArtifactDir}, MaxArtifact: cfg.MaxArtifactBytes}
 		srv.Runs, srv.Artifacts = tracked, tracked
+		srv.Foreign = append(srv.Foreign, kfp.API(kfp.Config{Runs: tracked, Studies: srv.Registry, Key: func() []byte { return tracked.Tokens.Key }, Version: version}))
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
