@@ -74,8 +74,13 @@ func (s *Runs) AddMetrics(ctx context.Context, runID string, ms []runs.Metric, a
 // Metrics lists a run's metrics by node, name and step.
 func (s *Runs) Metrics(ctx context.Context, runID string) ([]runs.Metric, error) {
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		if _, err := readRun(ctx, tx, runID); err != nil {
+		// Only whether the run exists: its events and outputs are not needed here.
+		found, err := collect(ctx, tx, `MATCH (r:Record:Run {id:$id}) RETURN r.id AS id`, map[string]any{"id": runID})
+		if err != nil {
 			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, registry.ErrNotFound("run", runID)
 		}
 		return collect(ctx, tx, `
 			MATCH (m:Metric {run_id:$id})
