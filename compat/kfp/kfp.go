@@ -67,6 +67,8 @@ type api struct {
 	study  registry.Kind
 	// names serialises experiment creation so that names stay unique (one server).
 	names sync.Mutex
+	// seen holds recent experiment lookups for run creation.
+	seen lookups
 }
 
 // idPattern matches a provgraph id, whether its '/' came escaped or raw.
@@ -321,17 +323,11 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller := compat.Caller(r)
-	var exp registry.Record
-	if c.Experiment == "" {
-		exp, err = a.defaultExperiment(r.Context(), caller)
-	} else {
-		exp, err = a.Studies.Get(r.Context(), a.study, c.Experiment, 0, caller.Viewer())
-	}
+	e, err := a.experiment(r.Context(), c.Experiment, caller)
 	if err != nil {
 		Fail(w, r, err)
 		return
 	}
-	e := ToExperiment(exp)
 	raw, err := c.Native(e.ID, e.Name)
 	if err != nil {
 		Fail(w, r, err)
@@ -339,6 +335,10 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := a.Runs.Create(r.Context(), raw, caller.Actor(), "")
 	if err != nil {
+		if isStudyRef(err) { // deleted since it was looked up
+			a.seen.forget(e.ID)
+			err = registry.ErrNotFound("experiment", e.ID)
+		}
 		Fail(w, r, err)
 		return
 	}
@@ -346,6 +346,41 @@ func (a *api) createRun(w http.ResponseWriter, r *http.Request) {
 		run.Spec = raw
 	}
 	write(w, 200, RunDetail{Run: ToRun(run, e.Name, nil)})
+}
+
+// experiment is the experiment a run is created in (the default one for ""), as the
+// caller may read it. A recent lookup by a caller who may read as much is reused: the
+// run's creation checks again that the study exists.
+func (a *api) experiment(ctx context.Context, id string, caller auth.Principal) (Experiment, error) {
+	if id == "" {
+		rec, err := a.defaultExperiment(ctx, caller)
+		return ToExperiment(rec), err
+	}
+	v := caller.Viewer()
+	if e, ok := a.seen.get(id, v); ok {
+		return e, nil
+	}
+	rec, err := a.Studies.Get(ctx, a.study, id, 0, v)
+	if err != nil {
+		return Experiment{}, err
+	}
+	e := ToExperiment(rec)
+	a.seen.put(id, v, e)
+	return e, nil
+}
+
+// isStudyRef says whether a create failed on its study reference.
+func isStudyRef(err error) bool {
+	var e *provgraph.Error
+	if !errors.As(err, &e) || e.Code != provgraph.Invalid {
+		return false
+	}
+	for _, f := range e.Fields {
+		if f.Path == "/study_id" {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *api) defaultExperiment(ctx context.Context, caller auth.Principal) (registry.Record, error) {
