@@ -489,3 +489,14 @@ def test_twenty_terminates_racing_a_completion_have_one_outcome(kfp, server):
         events = native(server, "GET", f"/api/v1/runs/{run.id}/events", role="reader")[1]["events"]
         ops = [e["op"] for e in events]
         assert ops.count("cancel") == won and ops.count("complete") == 1 - won and events[-1]["to"] == want_native
+
+
+# ---- the README's snippet ----
+
+def test_the_readme_snippet_works(server, capsys):
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "README.md")).read()
+    section = readme.split("### Kubeflow Pipelines", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("http://127.0.0.1:8080", server.url).replace('name="demo"', f'name="{unique("demo")}"')
+    exec(code, {"TOKEN": server.token("writer"), "argo_workflow": json.loads(MANIFEST)})  # noqa: S102
+    assert capsys.readouterr().out.strip() == "Pending"
