@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -30,6 +31,7 @@ type Runs interface {
 	Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (runs.Run, error)
 	Get(ctx context.Context, id, view string) (runs.Run, error)
 	List(ctx context.Context, params map[string][]string) (runs.RunPage, error)
+	Count(ctx context.Context, params map[string][]string) (int, error)
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Archive(ctx context.Context, id string, archived bool, actor registry.Actor) (runs.Run, error)
 	Delete(ctx context.Context, id string, actor registry.Actor, reason string, purge, admin bool) error
@@ -468,6 +470,10 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if sort, archived, ok := NativeList(f, s); ok {
+		a.listNative(w, r, Query{List: "runs", Scope: scope, Filter: f, Sort: s}, sort, archived, size, q.Get("page_token"))
+		return
+	}
 	params := map[string][]string{"archived": {f.Archived()}, "page_size": {"1000"}, "view": {runs.ViewFull}}
 	if scope != "" {
 		params["study_id"] = []string{scope}
@@ -500,6 +506,10 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, err)
 		return
 	}
+	writeRuns(w, page)
+}
+
+func writeRuns(w http.ResponseWriter, page Paged) {
 	out := struct {
 		Runs      []any  `json:"runs"`
 		TotalSize int    `json:"total_size"`
@@ -509,6 +519,61 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 		out.Runs = append(out.Runs, row.Object)
 	}
 	write(w, 200, out)
+}
+
+// listNative answers a run list the native list can sort and page (NativeList): one
+// page and a count from the database, however many runs there are. KFP's token holds
+// the last run's position and becomes a native token for whatever page size is asked.
+func (a *api) listNative(w http.ResponseWriter, r *http.Request, q Query, sort, archived string, size int, token string) {
+	params := map[string][]string{"archived": {archived}, "sort": {sort}, "page_size": {strconv.Itoa(size)}, "view": {runs.ViewFull}}
+	if q.Scope != "" {
+		params["study_id"] = []string{q.Scope}
+	}
+	var (
+		total int
+		cerr  error
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		total, cerr = a.Runs.Count(r.Context(), params)
+	}()
+	err := func() error {
+		after, err := a.tokens.position(q, token)
+		if err != nil || after == nil {
+			return err
+		}
+		native := runs.Tokens{Key: a.Key()}
+		nq, err := native.ParseRunQuery(params)
+		if err != nil {
+			return err
+		}
+		last := runs.Run{ID: after.ID, CreatedAt: after.Times["created_at"], Name: after.Text["name"]}
+		params["page_token"] = []string{native.Next(nq, last)}
+		return nil
+	}()
+	var page runs.RunPage
+	if err == nil {
+		page, err = a.Runs.List(r.Context(), params)
+	}
+	wg.Wait()
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	names := a.experimentNames(r.Context(), compat.Caller(r).Viewer())
+	out := Paged{Total: total}
+	for _, run := range page.Runs {
+		out.Rows = append(out.Rows, RunRow(run, ToRun(run, names(run), nil)))
+	}
+	if page.NextPageToken != "" && len(out.Rows) > 0 {
+		out.Next = a.tokens.Next(q, out.Rows[len(out.Rows)-1])
+	}
+	writeRuns(w, out)
 }
 
 // jsonString quotes s as a JSON string, for enumName; "" stays absent.

@@ -435,6 +435,41 @@ func (f Filter) Archived() string {
 	return "any"
 }
 
+// NativeList says whether provgraph's run list can answer a KFP run list itself, sorting,
+// paging and counting in the database: sorted by created_at or name, filtered on storage
+// state alone. It answers the native list's sort and archived parameters.
+func NativeList(f Filter, s Sort) (sort, archived string, ok bool) {
+	if s.Field != "created_at" && s.Field != "name" {
+		return "", "", false
+	}
+	allowed := map[string]bool{RunAvailable: true, RunArchived: true}
+	for _, p := range f.Predicates {
+		if p.Key != "storage_state" || (p.Op != OpEquals && p.Op != OpNotEquals) || len(p.Texts) != 1 {
+			return "", "", false
+		}
+		for st := range allowed {
+			if (st == p.Texts[0]) != (p.Op == OpEquals) {
+				delete(allowed, st)
+			}
+		}
+	}
+	switch {
+	case len(allowed) == 2:
+		archived = "any"
+	case allowed[RunAvailable]:
+		archived = "false"
+	case allowed[RunArchived]:
+		archived = "true"
+	default:
+		return "", "", false // nothing passes: the general path answers that
+	}
+	sort = s.Field
+	if s.Desc {
+		sort += " desc"
+	}
+	return sort, archived, true
+}
+
 // ---- sorting ----
 
 // Sort is a list order.

@@ -383,3 +383,35 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 }
+
+// Which lists the database sorts, pages and counts itself, and with which parameters.
+func TestNativeList(t *testing.T) {
+	hide := `{"op":"NOT_EQUALS","key":"storage_state","string_value":"STORAGESTATE_ARCHIVED"}`
+	only := `{"op":1,"key":"storage_state","intValue":1}`
+	for _, c := range []struct {
+		filter, sort     string
+		native, archived string
+		ok               bool
+	}{
+		{"", "", "created_at", "any", true},
+		{"", "name desc", "name desc", "any", true},
+		{hide, "created_at desc", "created_at desc", "false", true},
+		{only, "", "created_at", "true", true},
+		{hide + "," + hide, "", "created_at", "false", true},
+		{hide + "," + only, "", "", "", false}, // nothing passes
+		{"", "id", "", "", false},
+		{"", "status", "", "", false},
+		{`{"op":1,"key":"name","stringValue":"x"}`, "", "", "", false},
+		{`{"op":"IN","key":"storage_state","string_values":{"values":["STORAGESTATE_ARCHIVED"]}}`, "", "", "", false},
+	} {
+		f := mustFilter(t, `{"predicates":[`+c.filter+`]}`, RunFields)
+		s, err := ParseSort(c.sort, RunFields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, archived, ok := NativeList(f, s)
+		if native != c.native || archived != c.archived || ok != c.ok {
+			t.Errorf("%s sorted %q: %q %q %t", c.filter, c.sort, native, archived, ok)
+		}
+	}
+}

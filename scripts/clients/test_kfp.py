@@ -313,31 +313,40 @@ def test_delete_ends_a_run_for_kfp_and_refuses_an_active_one(kfp, server):
 # ---- lists ----
 
 def test_pages_totals_sorting_and_tokens(kfp):
-    exp = experiment(kfp)
+    exp, other_exp = experiment(kfp), experiment(kfp)
     made = [new_run(kfp, exp, name=f"r{i}-{secrets.token_hex(2)}") for i in (3, 1, 4, 0, 2)]
     scope = dict(resource_reference_key_type="EXPERIMENT", resource_reference_key_id=exp.id)
     # The SDK's own call: empty page_token and sort_by mean absent.
     sdk = kfp.runs.list_runs(page_token="", page_size=10, sort_by="", **scope)
     assert [r.id for r in sdk.runs] == [r.id for r in made]  # created_at ascending
     assert sdk.total_size == 5 and not sdk.next_page_token
-    # 5 runs by 2: three pages, tokens on the first two, total 5 on each, no repeats.
-    seen, token, pages = [], "", 0
-    while True:
-        page = kfp.runs.list_runs(page_size=2, page_token=token, sort_by="name desc", **scope)
-        pages += 1
-        assert page.total_size == 5
-        seen += [r.name for r in page.runs]
-        token = page.next_page_token
-        if not token:
-            break
-        first_token = first_token if pages > 1 else token
-    assert pages == 3 and seen == sorted((r.name for r in made), reverse=True)
-    # A token of another sort or experiment, or altered, is 400.
-    status, _ = api_error(kfp.runs.list_runs, page_size=2, page_token=first_token, sort_by="name asc", **scope)
-    assert status == 400
-    status, _ = api_error(kfp.runs.list_runs, page_size=2, page_token=first_token[:-3] + "AAA", sort_by="name desc", **scope)
-    assert status == 400
-    assert len(kfp.runs.list_runs(page_size=4, page_token=first_token, sort_by="name desc", **scope).runs) == 3
+    # 5 runs by 2: three pages, tokens on the first two, total 5 on each, no repeats; in
+    # orders the database pages itself (name, created_at) and ones the adapter sorts (id,
+    # description: all equal, so by id).
+    orders = {"name desc": sorted((r.name for r in made), reverse=True), "created_at desc": [r.name for r in reversed(made)],
+              "id": [r.name for r in sorted(made, key=lambda r: r.id)], "description desc": [r.name for r in sorted(made, key=lambda r: r.id, reverse=True)]}
+    for sort_by, want in orders.items():
+        seen, token, tokens = [], "", []
+        while True:
+            page = kfp.runs.list_runs(page_size=2, page_token=token, sort_by=sort_by, **scope)
+            assert page.total_size == 5
+            seen += [r.name for r in page.runs]
+            token = page.next_page_token
+            if not token:
+                break
+            tokens.append(token)
+        assert len(tokens) == 2 and seen == want, (sort_by, seen)
+        # A token of another sort or experiment, or altered, is 400.
+        other = "name asc" if sort_by != "name asc" else "id"
+        status, _ = api_error(kfp.runs.list_runs, page_size=2, page_token=tokens[0], sort_by=other, **scope)
+        assert status == 400
+        status, _ = api_error(kfp.runs.list_runs, page_size=2, page_token=tokens[0][:-3] + "AAA", sort_by=sort_by, **scope)
+        assert status == 400
+        status, _ = api_error(kfp.runs.list_runs, page_size=2, page_token=tokens[0], sort_by=sort_by,
+                              resource_reference_key_type="EXPERIMENT", resource_reference_key_id=other_exp.id)
+        assert status == 400
+        # The page size may change between pages.
+        assert [r.name for r in kfp.runs.list_runs(page_size=4, page_token=tokens[0], sort_by=sort_by, **scope).runs] == want[2:]
     # Sort fields beyond the native ones.
     by_id = kfp.runs.list_runs(sort_by="id desc", **scope)
     assert [r.id for r in by_id.runs] == sorted((r.id for r in made), reverse=True)
@@ -348,6 +357,12 @@ def test_pages_totals_sorting_and_tokens(kfp):
         assert status == 400 and body["code"] == 3, bad
     # page_size over 200 is clamped, not refused.
     assert kfp.runs.list_runs(page_size=500, **scope).total_size == 5
+    # Unscoped, as kfp.Client.list_runs() without an experiment: every run, paged and
+    # counted by the database however many there are.
+    first = kfp.runs.list_runs(page_size=1, sort_by="created_at desc")
+    assert len(first.runs) == 1 and first.total_size >= 5 and first.next_page_token
+    second = kfp.runs.list_runs(page_size=1, sort_by="created_at desc", page_token=first.next_page_token)
+    assert len(second.runs) == 1 and second.runs[0].id != first.runs[0].id and second.runs[0].created_at <= first.runs[0].created_at
 
 
 def test_filters_in_both_spellings(kfp):
