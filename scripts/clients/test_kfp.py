@@ -17,6 +17,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
+import rdflib
 import kfp_server_api
 from kfp_server_api.rest import ApiException
 
@@ -469,6 +470,11 @@ def test_one_run_through_kfp_native_and_prov(kfp, server, tmp_path):
     assert str(study_iri).endswith(exp.id) and (study_iri, RDF.type, PROV.Activity) in g
     generated = [e for e in g.subjects(PROV.wasGeneratedBy, run_iri)]
     assert len(generated) == 1
+    RDFS, PG = judge_prov.RDFS, rdflib.Namespace("https://w3id.org/provgraph/ns#")
+    assert str(g.value(run_iri, RDFS.label)) == k.name and str(g.value(study_iri, RDFS.label)) == exp.name
+    assert str(g.value(run_iri, PG.state)) == "SUCCEEDED" and str(g.value(generated[0], RDFS.label)) == "train-1/model"
+    assert g.value(run_iri, PROV.endedAtTime).toPython().replace(microsecond=0) == k.finished_at
+    assert (run_iri, PROV.wasAssociatedWith, None) in g
     status, arts = native(server, "GET", f"/api/v1/runs/{run.id}/artifacts", role="reader")
     assert [a["name"] for a in arts["artifacts"]] == ["train-1/model"] and str(generated[0]).endswith(arts["artifacts"][0]["id"])
     assert base64.b64decode(kfp.runs.read_artifact(run.id, "train-1", "model").data) == b"weights"
