@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -534,10 +535,11 @@ func (a *api) listNative(w http.ResponseWriter, r *http.Request, q Query, sort, 
 		cerr  error
 		wg    sync.WaitGroup
 	)
+	counted := maps.Clone(params) // params gains the page token meanwhile
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		total, cerr = a.Runs.Count(r.Context(), params)
+		total, cerr = a.Runs.Count(r.Context(), counted)
 	}()
 	err := func() error {
 		after, err := a.tokens.position(q, token)

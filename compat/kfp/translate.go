@@ -286,15 +286,15 @@ func parsePredicate(raw map[string]json.RawMessage, fields Fields) (Predicate, e
 	}
 	if ft == StorageField {
 		for _, s := range p.Texts {
-			if !slices.Contains(maps(fields.Storage), s) {
-				return p, fmt.Errorf("%q is not a storage state (%s)", s, strings.Join(maps(fields.Storage), ", "))
+			if !slices.Contains(enumValues(fields.Storage), s) {
+				return p, fmt.Errorf("%q is not a storage state (%s)", s, strings.Join(enumValues(fields.Storage), ", "))
 			}
 		}
 	}
 	return p, nil
 }
 
-func maps(m map[int64]string) []string {
+func enumValues(m map[int64]string) []string {
 	var out []string
 	for _, v := range m {
 		out = append(out, v)
