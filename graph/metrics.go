@@ -45,12 +45,12 @@ func (s *Runs) AddMetrics(ctx context.Context, runID string, ms []runs.Metric, a
 			if m.Step != nil {
 				step = *m.Step
 			}
-			rows[i] = map[string]any{"i": i, "key": runID + "\x00" + m.Key(), "name": m.Name, "node": m.NodeID, "value": m.Value, "step": step}
+			rows[i] = map[string]any{"i": i, "key": runID + "\x00" + m.Key(), "name": m.Name, "node": m.NodeID, "value": m.Value, "step": step, "format": m.Format}
 		}
 		recs, err := collect(ctx, tx, `
 			UNWIND $rows AS row
 			MERGE (m:Metric {key:row.key})
-			ON CREATE SET m.run_id = $id, m.name = row.name, m.node_id = row.node, m.value = row.value, m.step = row.step,
+			ON CREATE SET m.run_id = $id, m.name = row.name, m.node_id = row.node, m.value = row.value, m.step = row.step, m.format = row.format,
 				m.reported_at = $now, m.reported_by = $subject, m.nonce = $nonce
 			RETURN row.i AS i, m.nonce = $nonce AS fresh`,
 			map[string]any{"rows": rows, "id": runID, "now": at, "subject": actor.Subject, "nonce": hex.EncodeToString(nonce)})
@@ -74,12 +74,17 @@ func (s *Runs) AddMetrics(ctx context.Context, runID string, ms []runs.Metric, a
 // Metrics lists a run's metrics by node, name and step.
 func (s *Runs) Metrics(ctx context.Context, runID string) ([]runs.Metric, error) {
 	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		if _, err := readRun(ctx, tx, runID); err != nil {
+		// Only whether the run exists: its events and outputs are not needed here.
+		found, err := collect(ctx, tx, `MATCH (r:Record:Run {id:$id}) RETURN r.id AS id`, map[string]any{"id": runID})
+		if err != nil {
 			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, registry.ErrNotFound("run", runID)
 		}
 		return collect(ctx, tx, `
 			MATCH (m:Metric {run_id:$id})
-			RETURN m.name AS name, m.node_id AS node, m.value AS value, m.step AS step
+			RETURN m.name AS name, m.node_id AS node, m.value AS value, m.step AS step, m.format AS format
 			ORDER BY node, name, step LIMIT 100000`, map[string]any{"id": runID})
 	})
 	if err != nil {
@@ -90,7 +95,7 @@ func (s *Runs) Metrics(ctx context.Context, runID string) ([]runs.Metric, error)
 	for _, r := range recs {
 		val, _ := r.Get("value")
 		step, _ := r.Get("step")
-		m := runs.Metric{Name: str(r, "name"), NodeID: str(r, "node"), Value: val.(float64)}
+		m := runs.Metric{Name: str(r, "name"), NodeID: str(r, "node"), Value: val.(float64), Format: str(r, "format")}
 		if s := step.(int64); s >= 0 {
 			m.Step = &s
 		}

@@ -518,8 +518,47 @@ func (s *Runs) ListRuns(ctx context.Context, q runs.RunQuery) ([]runs.Run, bool,
 	if q.Desc {
 		dir, cmp = "DESC", "<"
 	}
+	where, params := runFilters(q)
+	params["limit"] = q.PageSize + 1
+	add := func(cond, name string, v any) {
+		where = append(where, cond)
+		params[name] = v
+	}
+	if q.After != nil {
+		var v any = q.After.Value
+		if field == "created_at" {
+			t, err := time.Parse(time.RFC3339Nano, q.After.Value)
+			if err != nil {
+				return nil, false, provgraph.Errorf(provgraph.Invalid, "bad page_token")
+			}
+			v = t
+		}
+		add(fmt.Sprintf("(r.%[1]s %[2]s $cv OR (r.%[1]s = $cv AND r.id %[2]s $cid))", field, cmp), "cv", v)
+		params["cid"] = q.After.ID
+	}
+	recs, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return collect(ctx, tx, fmt.Sprintf(`
+			MATCH (r:Run:Record) WHERE %s
+			RETURN r ORDER BY r.%s %s, r.id %s LIMIT $limit`, strings.Join(where, " AND "), field, dir, dir), params)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]runs.Run, 0, q.PageSize)
+	for i, rec := range recs.([]*neo4j.Record) {
+		if i == q.PageSize {
+			return out, true, nil
+		}
+		out = append(out, toRun(rec))
+	}
+	return out, false, nil
+}
+
+// runFilters is the WHERE of a run list without its position: conditions on r, and
+// their parameters.
+func runFilters(q runs.RunQuery) ([]string, map[string]any) {
 	where := []string{"r.deleted_at IS NULL"}
-	params := map[string]any{"limit": q.PageSize + 1}
+	params := map[string]any{}
 	add := func(cond, name string, v any) {
 		where = append(where, cond)
 		params[name] = v
@@ -559,34 +598,25 @@ func (s *Runs) ListRuns(ctx context.Context, q runs.RunQuery) ([]runs.Run, bool,
 	default:
 		where = append(where, "r.archived = false")
 	}
-	if q.After != nil {
-		var v any = q.After.Value
-		if field == "created_at" {
-			t, err := time.Parse(time.RFC3339Nano, q.After.Value)
-			if err != nil {
-				return nil, false, provgraph.Errorf(provgraph.Invalid, "bad page_token")
-			}
-			v = t
+	return where, params
+}
+
+// CountRuns counts the current runs a list's filters match, every page together.
+func (s *Runs) CountRuns(ctx context.Context, q runs.RunQuery) (int, error) {
+	where, params := runFilters(q)
+	v, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		cur, err := run(ctx, tx, "MATCH (r:Run:Record) WHERE "+strings.Join(where, " AND ")+" RETURN count(r) AS n", params)
+		if err != nil {
+			return nil, err
 		}
-		add(fmt.Sprintf("(r.%[1]s %[2]s $cv OR (r.%[1]s = $cv AND r.id %[2]s $cid))", field, cmp), "cv", v)
-		params["cid"] = q.After.ID
-	}
-	recs, err := s.DB.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		return collect(ctx, tx, fmt.Sprintf(`
-			MATCH (r:Run:Record) WHERE %s
-			RETURN r ORDER BY r.%s %s, r.id %s LIMIT $limit`, strings.Join(where, " AND "), field, dir, dir), params)
+		n, _ := cur.Get("n")
+		return n, nil
 	})
 	if err != nil {
-		return nil, false, err
+		return 0, err
 	}
-	out := make([]runs.Run, 0, q.PageSize)
-	for i, rec := range recs.([]*neo4j.Record) {
-		if i == q.PageSize {
-			return out, true, nil
-		}
-		out = append(out, toRun(rec))
-	}
-	return out, false, nil
+	n, _ := v.(int64)
+	return int(n), nil
 }
 
 // Secret is a random value kept in the graph under name, made on first use: page tokens

@@ -295,6 +295,23 @@ func TestListRunsPagesAndFilters(t *testing.T) {
 	if names, _ := page(map[string][]string{"tag": {"suite:" + tag}, "archived": {"true"}}); fmt.Sprint(names) != "[list-6]" {
 		t.Fatalf("archived: %v", names)
 	}
+	// A count is of every page together, by the same filters.
+	for params, want := range map[string]int{"": 6, "RUNNING": 3, "any": 7} {
+		p := map[string][]string{"tag": {"suite:" + tag}, "page_size": {"2"}}
+		switch params {
+		case "RUNNING":
+			p["state"] = []string{"RUNNING"}
+		case "any":
+			p["archived"] = []string{"any"}
+		}
+		q, err := tk.ParseRunQuery(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := store.CountRuns(t.Context(), q); err != nil || n != want {
+			t.Errorf("count %q: %d %v, want %d", params, n, err, want)
+		}
+	}
 	if _, err := MustDB(t).Secret(t.Context(), "test"); err != nil {
 		t.Fatal(err)
 	}

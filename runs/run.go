@@ -111,6 +111,8 @@ type Metric struct {
 	NodeID string  `json:"node_id"`
 	Value  float64 `json:"value"`
 	Step   *int64  `json:"step,omitempty"`
+	// Format is how the value reads (KFP's RAW or PERCENTAGE), kept as first reported.
+	Format string `json:"format,omitempty"`
 }
 
 // Metric report outcomes, per metric, as KFP's ReportRunMetricsResponse has them.
@@ -132,7 +134,10 @@ type MetricResult struct {
 // MaxMetrics bounds one report.
 const MaxMetrics = 1000
 
-var metricName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$`)
+var (
+	metricName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$`)
+	metricFormat = regexp.MustCompile(`^[A-Za-z0-9_]{0,32}$`)
+)
 
 // CheckMetric says what is wrong with a metric, or "".
 func CheckMetric(m Metric) string {
@@ -145,6 +150,8 @@ func CheckMetric(m Metric) string {
 		return "value must be a finite number"
 	case m.Step != nil && *m.Step < 0:
 		return "step must not be negative"
+	case !metricFormat.MatchString(m.Format):
+		return "format must be at most 32 letters, digits and _"
 	}
 	return ""
 }

@@ -29,7 +29,7 @@ func Systems() []System {
 			In: map[string]State{"Pending": Pending, "Running": Running, "Terminating": Canceling, "Succeeded": Succeeded,
 				"Skipped": Succeeded, "Failed": Failed, "Error": Errored, "Terminated": Canceled},
 			Out: map[State]string{Pending: "Pending", Running: "Running", Canceling: "Terminating", Succeeded: "Succeeded",
-				Failed: "Failed", Errored: "Error", Canceled: "Terminated"},
+				Failed: "Failed", Errored: "Error", Canceled: "Failed"}, // as KFP reports a terminated run: the SDK waits until Failed
 			Ops: []OpRoute{
 				{"create_run", "POST /api/v1/runs"}, {"get_run", "GET /api/v1/runs/{id}"}, {"list_runs", "GET /api/v1/runs"},
 				{"archive_run", "POST /api/v1/runs/{id}:archive"}, {"unarchive_run", "POST /api/v1/runs/{id}:unarchive"},

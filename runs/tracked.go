@@ -95,6 +95,8 @@ type RunStore interface {
 	// CANCELING ones in CANCELED.
 	Reap(ctx context.Context, now time.Time) (int, error)
 	ListRuns(ctx context.Context, q RunQuery) ([]Run, bool, error)
+	// CountRuns counts the runs q's filters match, every page together.
+	CountRuns(ctx context.Context, q RunQuery) (int, error)
 	DeleteRun(ctx context.Context, id string, actor registry.Actor, reason string, at time.Time) error
 	PurgeRun(ctx context.Context, id string) error
 	// AddArtifact records an uploaded file as an entity the run generated, if the run
@@ -140,6 +142,16 @@ func (s *Runs) List(ctx context.Context, params map[string][]string) (RunPage, e
 		page.NextPageToken = s.Tokens.Next(q, got[len(got)-1])
 	}
 	return page, nil
+}
+
+// Count counts the runs a list's filters match, every page together (KFP's total_size);
+// its paging parameters are read and checked, and change nothing.
+func (s *Runs) Count(ctx context.Context, params map[string][]string) (int, error) {
+	q, err := s.Tokens.ParseRunQuery(params)
+	if err != nil {
+		return 0, err
+	}
+	return s.Store.CountRuns(ctx, q)
 }
 
 func first(vs []string) string {

@@ -25,7 +25,8 @@ var metricsBody = map[string]any{
 	"properties": map[string]any{"metrics": map[string]any{"type": "array", "minItems": 1, "maxItems": runs.MaxMetrics,
 		"items": map[string]any{"type": "object", "required": []string{"name", "node_id", "value"}, "additionalProperties": false,
 			"properties": map[string]any{"name": map[string]any{"type": "string"}, "node_id": map[string]any{"type": "string"},
-				"value": map[string]any{"type": "number"}, "step": map[string]any{"type": "integer", "minimum": 0}}}}},
+				"value": map[string]any{"type": "number"}, "step": map[string]any{"type": "integer", "minimum": 0},
+				"format": map[string]any{"type": "string", "maxLength": 32}}}}},
 }
 
 func (s *Server) metricRoutes() []route {

@@ -26,6 +26,7 @@ import (
 
 	"provgraph/auth"
 	"provgraph/compat/ica"
+	"provgraph/compat/kfp"
 	"provgraph/compat/tes"
 	"provgraph/graph"
 	"provgraph/registry"
@@ -185,6 +186,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		tracked := &runs.Runs{Store: &graph.Runs{DB: db, IDs: ids}, Schemas: sch, IDs: ids, Now: time.Now, Lease: cfg.RunLease,
 			Blobs: &runs.Blobs{Dir: cfg.ArtifactDir}, MaxArtifact: cfg.MaxArtifactBytes}
 		srv.Runs, srv.Artifacts = tracked, tracked
+		srv.Foreign = append(srv.Foreign, kfp.API(kfp.Config{Runs: tracked, Studies: srv.Registry, Key: func() []byte { return tracked.Tokens.Key }, Version: version}))
 		srv.Foreign = append(srv.Foreign, tes.API(tracked, tes.Info{Version: version, OrganizationURL: cfg.BaseIRI}), ica.API(tracked))
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
