@@ -52,7 +52,8 @@ var batchBody = map[string]any{
 
 func (s *Server) batchRoutes() []route {
 	return []route{{Method: "POST", Path: "/api/v1/model-runs:batch", Role: auth.Writer, Tag: "model-runs", Body: batchBody, Status: http.StatusCreated,
-		Query: []string{"atomic", "dry_run"},
+		Query: []string{"atomic", "dry_run"}, Response: batchResults{}, SameBody: []int{http.StatusOK},
+		Example: map[string]any{"records": []any{requestExamples["model-run"]}},
 		Summary: "Register up to 1000 model runs in one transaction: all or nothing (default), each on its own (?atomic=false, 200 with a status per record), " +
 			"or only checked (?dry_run=true, nothing written). Idempotency-Key covers every record.",
 		Handler: s.registerBatch}}
@@ -97,7 +98,7 @@ func (s *Server) registerBatch(w http.ResponseWriter, r *http.Request) {
 	if mode != runs.AllOrNothing {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, map[string]any{"results": out})
+	writeJSON(w, code, batchResults{Results: out})
 }
 
 func batchMode(r *http.Request) (runs.Mode, error) {

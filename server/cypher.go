@@ -36,7 +36,8 @@ var cypherBody = map[string]any{
 }
 
 func (s *Server) cypherRoutes() []route {
-	return []route{{Method: "POST", Path: "/api/v1/cypher", Role: auth.Reader, Tag: "lineage", Body: cypherBody, Status: http.StatusOK,
+	return []route{{Method: "POST", Path: "/api/v1/cypher", Role: auth.Reader, Tag: "lineage", Body: cypherBody, Status: http.StatusOK, Response: cypher.Rows{},
+		Example: map[string]any{"query": "MATCH (d:Dataset) WHERE d.name STARTS WITH $p RETURN d.id, d.name", "parameters": map[string]any{"p": "reef"}, "limit": 10},
 		Summary: "Run a read-only Cypher query: a read transaction with a time limit and a row limit; nodes and relationships come back as plain objects. " +
 			"LOAD CSV, USE, SHOW and procedures other than db.labels and its kin are refused.",
 		Handler: s.runCypher}}

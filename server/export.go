@@ -26,6 +26,7 @@ type Exporter interface {
 func (s *Server) exportRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/api/v1/prov", Role: auth.Admin, Tag: "prov", Status: http.StatusOK, Produces: []string{"text/turtle", "application/ld+json", "application/json"}, Query: []string{"format"},
+			Errors:  []int{http.StatusNotAcceptable},
 			Summary: "The whole graph as one PROV document (Turtle, JSON-LD or PROV-JSON by Accept or ?format=), streamed; an error mid-stream truncates it and sets the Export-Error trailer.",
 			Handler: s.exportAll},
 		// The versions route comes first: the id pattern would swallow "/versions/N".

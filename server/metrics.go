@@ -31,10 +31,11 @@ var metricsBody = map[string]any{
 func (s *Server) metricRoutes() []route {
 	path := "/api/v1/runs/" + idPattern + "/metrics"
 	return []route{
-		{Method: "POST", Path: path, Role: auth.Writer, Tag: "runs", Body: metricsBody, Status: http.StatusOK,
+		{Method: "POST", Path: path, Role: auth.Writer, Tag: "runs", Body: metricsBody, Status: http.StatusOK, Response: metricReport{}, Errors: []int{http.StatusForbidden},
+			Example: map[string]any{"metrics": []any{map[string]any{"name": "accuracy", "node_id": "train", "value": 0.93, "step": 10}}},
 			Summary: "Report metrics (KFP ReportRunMetrics): per metric OK, DUPLICATE (the first report of a run, node, name and step stands) or INVALID; only the run's executor.",
 			Handler: s.reportMetrics},
-		{Method: "GET", Path: path, Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+		{Method: "GET", Path: path, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Response: metricList{},
 			Summary: "The metrics a run reported.", Handler: s.runMetrics},
 	}
 }
@@ -59,7 +60,7 @@ func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	writeJSON(w, http.StatusOK, metricReport{Results: res})
 }
 
 func (s *Server) runMetrics(w http.ResponseWriter, r *http.Request) {
@@ -68,5 +69,5 @@ func (s *Server) runMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"metrics": ms})
+	writeJSON(w, http.StatusOK, metricList{Metrics: ms})
 }
