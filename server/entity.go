@@ -31,7 +31,7 @@ func (s *Server) entityRoutes(k registry.Kind) []route {
 	if !k.Custom {
 		rs = append(rs,
 			route{Method: "POST", Path: base, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusCreated,
-				Response: registry.Record{}, Example: requestExamples[k.Name], Links: k.Route,
+				Response: registry.Record{}, Example: requestExamples[k.Name], Links: k.Route, IdempotencyKey: true,
 				Summary: "Register a " + k.Name + ". Send Idempotency-Key to make retries safe.", Handler: s.createEntity(k)},
 			route{Method: "PUT", Path: item, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusOK, Query: []string{"reason"},
 				Response: registry.Record{}, Example: requestExamples[k.Name],

@@ -92,8 +92,9 @@ var componentNames = map[reflect.Type]string{
 
 // enums are the string types whose values are a closed set.
 var enums = map[reflect.Type][]string{
-	reflect.TypeFor[runs.State]():     names(runs.States()),
-	reflect.TypeFor[runs.Op]():        names(runs.Ops()),
+	reflect.TypeFor[runs.State](): names(runs.States()),
+	// A run's events also record its creation and its archiving.
+	reflect.TypeFor[runs.Op]():        append([]string{"create", "archive", "unarchive"}, names(runs.Ops())...),
 	reflect.TypeFor[provgraph.Code](): {"invalid", "not_found", "conflict", "unauthorized", "forbidden", "too_large", "unavailable", "internal"},
 }
 
@@ -283,9 +284,10 @@ type (
 )
 
 // queryParam is the schema and description of a query parameter of rt.
-func queryParam(rt route, name string) map[string]any {
+func (s *Server) queryParam(rt route, name string) map[string]any {
 	str := map[string]any{"type": "string"}
-	boolean := map[string]any{"type": "string", "enum": []string{"true", "false"}}
+	// What strconv.ParseBool reads.
+	boolean := map[string]any{"type": "string", "enum": []string{"true", "false", "1", "0", "t", "f", "T", "F", "TRUE", "FALSE", "True", "False"}}
 	schema, desc := str, ""
 	sortOf := func(fields []string) map[string]any {
 		var vs []string
@@ -311,7 +313,7 @@ func queryParam(rt route, name string) map[string]any {
 	case "version":
 		schema, desc = map[string]any{"type": "integer", "minimum": 1}, "a version number; the latest when absent"
 	case "reason":
-		schema, desc = map[string]any{"type": "string", "minLength": 1, "maxLength": 4096}, "why the change is made; kept in the history"
+		schema, desc = map[string]any{"type": "string", "maxLength": 1024}, "why the change is made; kept in the history"
 	case "format":
 		switch {
 		case rt.Tag == "lineage":
@@ -322,9 +324,9 @@ func queryParam(rt route, name string) map[string]any {
 		}
 	case "depth":
 		if rt.Tag == "prov" {
-			schema, desc = map[string]any{"type": "integer", "minimum": 0}, "how many hops of upstream closure to add (0: the record alone)"
+			schema, desc = map[string]any{"type": "integer", "minimum": 0}, "how many hops of upstream closure to add (0: the record alone); 422 beyond the server's bound (20)"
 		} else {
-			schema, desc = map[string]any{"type": "integer", "minimum": 1, "maximum": MaxLineageDepth}, "hops to walk (default 3)"
+			schema, desc = map[string]any{"type": "integer", "minimum": 1, "maximum": s.maxLineageDepth()}, "hops to walk (default 3)"
 		}
 	case "limit":
 		schema, desc = map[string]any{"type": "integer", "minimum": 1, "maximum": lineage.MaxLimit}, "the most nodes answered; truncated says whether it cut"
@@ -393,10 +395,10 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		params := pathParams(rt.Path)
 		for _, q := range rt.Query {
-			params = append(params, queryParam(rt, q))
+			params = append(params, s.queryParam(rt, q))
 		}
 		hasBody := rt.Request != "" || rt.Body != nil
-		if rt.Method == "POST" && hasBody && rt.Tag != "ui" {
+		if rt.IdempotencyKey {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "required": false,
 				"description": "makes a retried POST return the first result instead of a duplicate",
 				"schema":      map[string]any{"type": "string", "maxLength": 255, "pattern": "^[^\\x00\\r\\n]*$"}})
@@ -475,7 +477,10 @@ func (s *Server) responses(g *schemaGen, rt route, ops map[string]route) map[str
 	}
 	if okCode == http.StatusSeeOther {
 		success["headers"] = map[string]any{"Location": map[string]any{"description": "where to go", "schema": map[string]any{"type": "string"}}}
-		success["content"] = map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}
+		delete(success, "content")
+		if rt.Method == "GET" { // a link to follow, for a browser that does not
+			success["content"] = map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}
+		}
 	}
 	if okCode == http.StatusCreated && rt.Response != nil {
 		success["headers"] = map[string]any{"Location": map[string]any{"description": "the created resource", "schema": map[string]any{"type": "string"}}}
@@ -509,8 +514,12 @@ func (s *Server) responses(g *schemaGen, rt route, ops map[string]route) map[str
 			errs = append(errs, http.StatusUnsupportedMediaType)
 		}
 	}
-	if len(rt.Query) > 0 || (rt.Method == "POST" && hasBody) {
-		errs = append(errs, http.StatusBadRequest) // a bad parameter or Idempotency-Key
+	if len(rt.Query) > 0 {
+		// A malformed parameter is 400; one out of the range the data allows is 422.
+		errs = append(errs, http.StatusBadRequest, http.StatusUnprocessableEntity)
+	}
+	if rt.IdempotencyKey {
+		errs = append(errs, http.StatusBadRequest)
 	}
 	if strings.Contains(rt.Path, "{") {
 		errs = append(errs, http.StatusNotFound)

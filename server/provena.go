@@ -13,7 +13,7 @@ import (
 // client can point at provgraph unchanged.
 func (s *Server) provenaRoutes() []route {
 	return []route{{Method: "POST", Path: "/model_run/register_complete", Role: auth.Writer, Tag: "provena", Request: "model-run", Status: http.StatusOK,
-		Response: runs.ProvenaResponse{}, Example: requestExamples["model-run"],
+		Response: runs.ProvenaResponse{}, Example: requestExamples["model-run"], IdempotencyKey: true,
 		Summary: "Provena compatibility: register a complete model run sent in Provena's RRAP or current shape; answers {status, record_info} or FastAPI's 422 {detail}.",
 		Handler: s.provenaRegister}}
 }

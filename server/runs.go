@@ -57,7 +57,7 @@ func (s *Server) runRoutes() []route {
 	item := "/api/v1/runs/" + idPattern
 	rs := []route{
 		{Method: "POST", Path: "/api/v1/runs", Role: auth.Writer, Tag: "runs", Request: "run", Status: http.StatusCreated,
-			Response: runs.Run{}, Example: requestExamples["run"], Links: "runs",
+			Response: runs.Run{}, Example: requestExamples["run"], Links: "runs", IdempotencyKey: true,
 			Summary: "Create a run (PENDING). Send Idempotency-Key to make retries safe.", Handler: s.createRun},
 		{Method: "GET", Path: "/api/v1/runs", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Response: runs.RunPage{},
 			Query:   []string{"state", "name_prefix", "name", "tag", "study_id", "workflow_template_id", "created_after", "created_before", "archived", "sort", "page_size", "page_token", "view"},

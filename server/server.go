@@ -86,6 +86,8 @@ type route struct {
 	Status   int // success status
 	// OptionalBody says the body may be left out (a lifecycle operation needs none).
 	OptionalBody bool
+	// IdempotencyKey says the route honours the Idempotency-Key header.
+	IdempotencyKey bool
 
 	// What the document says of the answers (OpenAPI only). Response is a value of the
 	// Go type the handler writes on success, whose schema the document derives;

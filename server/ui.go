@@ -33,7 +33,7 @@ func (s *Server) uiRoutes() []route {
 		{Method: "GET", Path: "/ui/login", Public: true, Tag: "ui", Produces: html, Query: []string{"next"},
 			Summary: "The sign-in form of the web pages: it asks for an API token.", Handler: s.uiLoginForm},
 		{Method: "POST", Path: "/ui/login", Public: true, Tag: "ui", Produces: html, Body: form, BodyType: "application/x-www-form-urlencoded", Status: http.StatusSeeOther,
-			Errors: []int{http.StatusUnauthorized, http.StatusForbidden}, Example: map[string]any{"token": "a-reader-token", "next": "/ui/"},
+			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden}, Example: map[string]any{"token": "a-reader-token", "next": "/ui/"},
 			Summary: "Signs a browser in: checks the token and keeps it in an HttpOnly, SameSite=Strict cookie honoured on reads only.", Handler: s.uiLogin},
 		{Method: "POST", Path: "/ui/logout", Public: true, Tag: "ui", Produces: html, Status: http.StatusSeeOther, Errors: []int{http.StatusForbidden},
 			Summary: "Signs a browser out.", Handler: s.uiLogout},
