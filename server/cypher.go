@@ -31,7 +31,7 @@ var cypherBody = map[string]any{
 	"properties": map[string]any{
 		"query":      map[string]any{"type": "string", "maxLength": cypher.MaxQuery},
 		"parameters": map[string]any{"type": "object"},
-		"limit":      map[string]any{"type": []string{"integer", "null"}, "minimum": 1, "maximum": MaxCypherRows, "description": "the most rows answered; null or absent: 1000"},
+		"limit":      map[string]any{"type": []string{"integer", "null"}, "minimum": 0, "maximum": MaxCypherRows, "description": "the most rows answered; 0, null or absent: 1000"},
 	},
 }
 
