@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -129,7 +130,15 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request) {
-	purge := r.URL.Query().Get("purge") == "true"
+	purge := false
+	if v := r.URL.Query().Get("purge"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, r, badParam("purge", "purge must be true or false"))
+			return
+		}
+		purge = b
+	}
 	if err := s.Runs.Delete(r.Context(), mux.Vars(r)["id"], actor(r), r.URL.Query().Get("reason"), purge, principal(r.Context()).Role.Allows(auth.Admin)); err != nil {
 		writeError(w, r, err)
 		return
