@@ -63,7 +63,7 @@ var componentNames = map[reflect.Type]string{
 	reflect.TypeFor[registry.Page]():               "RecordPage",
 	reflect.TypeFor[registry.Access]():             "Access",
 	reflect.TypeFor[historyBody]():                 "RecordHistory",
-	reflect.TypeFor[runs.Run]():                    "Run",
+	reflect.TypeFor[runs.Run]():                    "TrackedRun",
 	reflect.TypeFor[runs.RunPage]():                "RunPage",
 	reflect.TypeFor[runs.Event]():                  "RunEvent",
 	reflect.TypeFor[runs.Attempt]():                "RunAttempt",
@@ -286,8 +286,9 @@ type (
 // queryParam is the schema and description of a query parameter of rt.
 func (s *Server) queryParam(rt route, name string) map[string]any {
 	str := map[string]any{"type": "string"}
-	// What strconv.ParseBool reads.
-	boolean := map[string]any{"type": "string", "enum": []string{"true", "false", "1", "0", "t", "f", "T", "F", "TRUE", "FALSE", "True", "False"}}
+	// What strconv.ParseBool reads; a pattern, not an enum, whose values generated
+	// clients would have to name apart ("t" and "T").
+	boolean := map[string]any{"type": "string", "pattern": "^(true|false|1|0|t|f|T|F|TRUE|FALSE|True|False)$", "example": "true"}
 	schema, desc := str, ""
 	sortOf := func(fields []string) map[string]any {
 		var vs []string
