@@ -187,7 +187,7 @@ func TestSchemaCatchesDrift(t *testing.T) {
 	fill(reflect.ValueOf(&run).Elem(), 0)
 	run.State = "SLEEPING"
 	b, _ = json.Marshal(run)
-	if d.validate("Run", b) == nil {
+	if d.validate("TrackedRun", b) == nil {
 		t.Errorf("a state outside the lifecycle accepted: %s", b)
 	}
 }
