@@ -119,6 +119,12 @@ func (sw *streamWriter) flush() {
 func (s *Server) resolveID(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	id := vars["id"]
+	if f := r.URL.Query().Get("format"); f != "" {
+		if _, ok := prov.FormatName(f); !ok {
+			writeError(w, r, badParam("format", "format must be turtle, jsonld or provjson"))
+			return
+		}
+	}
 	version := 0
 	if n, ok := vars["n"]; ok {
 		v, err := strconv.Atoi(n)
