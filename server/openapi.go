@@ -359,6 +359,11 @@ func (s *Server) queryParam(rt route, name string) map[string]any {
 	case "id":
 		desc = "a record id"
 	}
+	if rt.Tag == "ui" && rt.Method == "GET" && strings.HasPrefix(rt.Path, "/ui/lineage/") {
+		// The page's script reads these and falls back to its defaults; the server
+		// does not look at them.
+		schema, desc = map[string]any{"type": "string"}, "the page's initial "+name+" control; a value the page cannot use leaves its default"
+	}
 	p := map[string]any{"name": name, "in": "query", "schema": schema}
 	if desc != "" {
 		p["description"] = desc
