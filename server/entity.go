@@ -107,9 +107,9 @@ func (s *Server) updateEntity(k registry.Kind) http.HandlerFunc {
 func (s *Server) getEntity(k registry.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		version := 0
-		if v := r.URL.Query().Get("version"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
+		if vs, given := r.URL.Query()["version"]; given {
+			n, err := strconv.Atoi(vs[0])
+			if err != nil || n < 1 || len(vs) != 1 {
 				writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "version must be a positive whole number",
 					Fields: []provgraph.FieldError{{Path: "version", Message: "must be a positive whole number"}}})
 				return

@@ -119,8 +119,8 @@ func (sw *streamWriter) flush() {
 func (s *Server) resolveID(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	id := vars["id"]
-	if f := r.URL.Query().Get("format"); f != "" {
-		if _, ok := prov.FormatName(f); !ok {
+	if fs, given := r.URL.Query()["format"]; given {
+		if _, ok := prov.FormatName(fs[0]); !ok || len(fs) != 1 {
 			writeError(w, r, badParam("format", "format must be turtle, jsonld or provjson"))
 			return
 		}

@@ -9,9 +9,11 @@ import (
 // not a redirect that ignores it.
 func TestResolveIDRefusesAnUnknownFormat(t *testing.T) {
 	_, h := mustServer(t, fakeRegistry{}, fakeHealth{})
-	w := do(h, "GET", "/id/x/01J0000000000000000000000A?format=nonsense", readerToken, "")
-	if w.Code != 400 || decodeError(t, w).Fields[0].Path != "format" {
-		t.Fatalf("status %d: %s", w.Code, w.Body)
+	for _, q := range []string{"?format=nonsense", "?format=", "?format=turtle&format=x"} {
+		w := do(h, "GET", "/id/x/01J0000000000000000000000A"+q, readerToken, "")
+		if w.Code != 400 || decodeError(t, w).Fields[0].Path != "format" {
+			t.Fatalf("%s: status %d: %s", q, w.Code, w.Body)
+		}
 	}
 }
 

@@ -215,6 +215,8 @@ func TestRealResponsesFitTheDocument(t *testing.T) {
 		{"GET", "/api/v1/studies?page_size=0", "/api/v1/studies", readerToken, "", 400},
 		{"GET", "/api/v1/studies/x/01J0000000000000000000000A", "/api/v1/studies/{id}", readerToken, "", 404},
 		{"GET", "/api/v1/studies/x/01J0000000000000000000000A?version=x", "/api/v1/studies/{id}", readerToken, "", 400},
+		{"GET", "/api/v1/studies/x/01J0000000000000000000000A?version=", "/api/v1/studies/{id}", readerToken, "", 400},
+		{"GET", "/api/v1/studies/x/01J0000000000000000000000A?version=&version=2", "/api/v1/studies/{id}", readerToken, "", 400},
 		{"GET", "/api/v1/studies/x/01J0000000000000000000000A/history", "/api/v1/studies/{id}/history", readerToken, "", 404},
 		{"PUT", "/api/v1/studies/x/01J0000000000000000000000A?reason=r", "/api/v1/studies/{id}", writerToken, `{"title":"t","description":"d"}`, 503},
 		{"DELETE", "/api/v1/studies/x/01J0000000000000000000000A", "/api/v1/studies/{id}", writerToken, "", 409},
