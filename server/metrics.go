@@ -23,9 +23,12 @@ type RunMetrics interface {
 var metricsBody = map[string]any{
 	"type": "object", "required": []string{"metrics"}, "additionalProperties": false,
 	"properties": map[string]any{"metrics": map[string]any{"type": "array", "minItems": 1, "maxItems": runs.MaxMetrics,
-		"items": map[string]any{"type": "object", "required": []string{"name", "node_id", "value"}, "additionalProperties": false,
+		// Each metric is judged on its own and answered OK, DUPLICATE or INVALID (a
+		// missing name, a negative step…) in a 200, so only the shapes are the body's.
+		"items": map[string]any{"type": "object", "additionalProperties": false,
+			"description": "name (a letter, then up to 127 letters, digits and _ . : / -), node_id, value and a step from 0; a metric without them is answered INVALID",
 			"properties": map[string]any{"name": map[string]any{"type": "string"}, "node_id": map[string]any{"type": "string"},
-				"value": map[string]any{"type": "number"}, "step": map[string]any{"type": "integer", "minimum": 0}}}}},
+				"value": map[string]any{"type": "number"}, "step": map[string]any{"type": "integer"}}}}},
 }
 
 func (s *Server) metricRoutes() []route {

@@ -318,7 +318,7 @@ func (s *Server) queryParam(rt route, name string) map[string]any {
 	case "format":
 		switch {
 		case rt.Tag == "lineage":
-			schema, desc = map[string]any{"type": "string", "enum": []string{"json", "dot", "svg", "tree"}}, "the answer's format: JSON (default), Graphviz DOT, SVG or a text tree"
+			schema, desc = map[string]any{"type": "string", "enum": []string{"json", "dot", "svg", "tree", ""}}, "the answer's format: JSON (default, also when empty), Graphviz DOT, SVG or a text tree"
 		default:
 			vs := prov.Formats()
 			schema, desc = map[string]any{"type": "string", "enum": vs}, "the PROV serialisation; the Accept header when absent"

@@ -63,8 +63,10 @@ def fuzz(examples=8, phases="examples,coverage,fuzzing,stateful", seed=None, max
     """Runs Schemathesis against a server of its own; returns (exit code, output, seconds)."""
     with Server("fuzz", private_neo4j=True) as srv:
         start = time.monotonic()
+        # Run in the server's scratch directory, where Schemathesis keeps its cache.
         p = subprocess.run(st_command(srv.url, srv.token, examples, phases, seed, max_time, os.path.join(srv.dir.name, "report")),
-                           capture_output=True, text=True, env=dict(os.environ, SCHEMATHESIS_TELEMETRY="false", NO_COLOR="1"))
+                           capture_output=True, text=True, cwd=srv.dir.name,
+                           env=dict(os.environ, SCHEMATHESIS_TELEMETRY="false", NO_COLOR="1"))
         took = time.monotonic() - start
         # Generated bodies can be megabytes long; a line of the report is cut to 2000.
         output = "\n".join(line if len(line) <= 2000 else line[:2000] + " …" for line in (p.stdout + p.stderr).splitlines())
