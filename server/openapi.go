@@ -525,7 +525,9 @@ func (s *Server) responses(g *schemaGen, rt route, ops map[string]route) map[str
 		errs = append(errs, http.StatusBadRequest, http.StatusUnprocessableEntity)
 	}
 	if rt.IdempotencyKey {
-		errs = append(errs, http.StatusBadRequest)
+		// A bad key; a key first used for a record deleted since (its retry has no
+		// first result to return).
+		errs = append(errs, http.StatusBadRequest, http.StatusNotFound)
 	}
 	if strings.Contains(rt.Path, "{") {
 		errs = append(errs, http.StatusNotFound)
@@ -559,6 +561,9 @@ var errorMeaning = map[int]string{
 // its route, or a page (and Error) on the web pages.
 func (s *Server) errorResponse(g *schemaGen, rt route, code int) map[string]any {
 	desc := errorMeaning[code]
+	if code == http.StatusNotFound && rt.IdempotencyKey && !strings.Contains(rt.Path, "{") {
+		desc = "the Idempotency-Key was first used for a record that has been deleted since"
+	}
 	if desc == "" {
 		desc = http.StatusText(code)
 	}
