@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build chromium neo4j neo4j-stop vet fuzz judges clients clean demo bench lineage-bench faults
+.PHONY: run test build chromium neo4j neo4j-stop vet fuzz fuzz-api judges clients clean demo bench lineage-bench faults
 
 build:
 	@mkdir -p bin
@@ -33,7 +33,9 @@ $(VENV)/.installed: scripts/judges/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/judges/requirements.txt
 	@touch $@
 
+# The Schemathesis judge starts a private Neo4j: the launcher is built first.
 judges: build $(VENV)/.installed
+	@scripts/neo4j/neo4j.sh build
 	$(VENV)/bin/pytest -q scripts/judges
 
 # The foreign APIs' real clients (KFP, TES, …) drive a live server.
@@ -62,6 +64,13 @@ fuzz:
 	  echo "fuzz $$pkg $$target"; \
 	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# A longer Schemathesis run than the one `make test` makes (scripts/judges/fuzz_api.py):
+# FUZZAPIFLAGS, e.g. FUZZAPIFLAGS='--examples 500 --max-time 3600 --seed 7'.
+FUZZAPIFLAGS ?= --examples 100 --max-time 900
+fuzz-api: build $(VENV)/.installed
+	@scripts/neo4j/neo4j.sh build
+	$(VENV)/bin/python scripts/judges/fuzz_api.py $(FUZZAPIFLAGS)
 
 clean:
 	rm -rf bin scripts/neo4j/target $(VENV)

@@ -43,16 +43,16 @@ func (s *Server) lineageRoutes() []route {
 	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "limit", "format"}
 	formats := []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"}
 	rs := []route{{Method: "GET", Path: "/api/v1/lineage/path", Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: []string{"from", "to", "format"},
-		Produces: formats,
-		Summary:  "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent; no path is an empty result.",
-		Handler:  s.lineagePath}}
+		Produces: formats, Response: lineage.Result{}, Errors: []int{http.StatusNotFound},
+		Summary: "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent; no path is an empty result.",
+		Handler: s.lineagePath}}
 	for _, lq := range lineageQuestions {
 		rs = append(rs, route{Method: "GET", Path: item + "/" + lq.name, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK,
-			Query: []string{"depth", "limit", "format"}, Produces: formats,
+			Query: []string{"depth", "limit", "format"}, Produces: formats, Response: lineage.Result{},
 			Summary: lq.summary, Handler: s.lineageQuestion(lq.direction, lq.kinds, lq.agents)})
 	}
 	return append(rs, route{Method: "GET", Path: item, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: query,
-		Produces: formats,
+		Produces: formats, Response: lineage.Result{},
 		Summary: "The lineage of a record: the distinct nodes and edges reached upstream, downstream or both, to ?depth (default 3); " +
 			"agents are leaves; truncated when ?limit cut it. ?format=json|dot|svg|tree.",
 		Handler: s.lineage})

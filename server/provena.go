@@ -13,6 +13,7 @@ import (
 // client can point at provgraph unchanged.
 func (s *Server) provenaRoutes() []route {
 	return []route{{Method: "POST", Path: "/model_run/register_complete", Role: auth.Writer, Tag: "provena", Request: "model-run", Status: http.StatusOK,
+		Response: runs.ProvenaResponse{}, Example: requestExamples["model-run"], IdempotencyKey: true,
 		Summary: "Provena compatibility: register a complete model run sent in Provena's RRAP or current shape; answers {status, record_info} or FastAPI's 422 {detail}.",
 		Handler: s.provenaRegister}}
 }
@@ -59,5 +60,5 @@ func provenaError(w http.ResponseWriter, r *http.Request, err error, loc func(st
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
 	}
-	writeJSON(w, code, map[string]any{"detail": detail.Message, "request_id": detail.RequestID})
+	writeJSON(w, code, provenaErrorBody{Detail: detail.Message, RequestID: detail.RequestID})
 }
