@@ -394,18 +394,22 @@ func Handle(r runs.Run, g Group, files []runs.Artifact) map[string]any {
 	return h
 }
 
-// Messages are why a run ended: its message, else the reason of the operation that ended
-// it (a cancel's reason).
+// Messages are why a run ended: for a canceled run the reason its cancel gave, else its
+// message, else the reason of the operation that ended it.
 func Messages(r runs.Run) []string {
+	if r.State == runs.Canceled {
+		for i := len(r.Events) - 1; i >= 0; i-- {
+			if e := r.Events[i]; e.Op == runs.OpCancel && e.Reason != "" {
+				return []string{e.Reason}
+			}
+		}
+	}
 	if r.Message != "" {
 		return []string{r.Message}
 	}
 	for i := len(r.Events) - 1; i >= 0; i-- {
-		e := r.Events[i]
-		if e.To == r.State || (e.To == runs.Canceling && r.State == runs.Canceled) {
-			if e.Reason != "" {
-				return []string{e.Reason}
-			}
+		if e := r.Events[i]; e.To == r.State && e.Reason != "" {
+			return []string{e.Reason}
 		}
 	}
 	return []string{}
