@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
@@ -111,6 +113,80 @@ func API(c Config) compat.API {
 type api struct {
 	Config
 	study, workflow registry.Kind
+	seen            groups
+}
+
+// GroupTTL is how long starting, reading and canceling runs reuse a group's lookup: a
+// group changed natively reaches them within it (one changed here, at once). Access is
+// not widened: an entry serves only a caller who may read what its first reader could.
+// Downloads without a token always read the group afresh.
+const GroupTTL = 30 * time.Second
+
+const maxGroups = 4096
+
+type seenGroup struct {
+	name string
+	g    Group
+	at   time.Time
+}
+
+// groups remembers groups by id and by what the caller who read them may read.
+type groups struct {
+	mu sync.Mutex
+	m  map[string]seenGroup
+}
+
+func viewerKey(id string, v registry.Viewer) string {
+	if v.All {
+		return id + "\x00*"
+	}
+	return id + "\x00" + strings.Join(v.Groups, "\x00")
+}
+
+func (c *groups) get(id string, v registry.Viewer, now time.Time) (seenGroup, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[viewerKey(id, v)]
+	return e, ok && now.Sub(e.at) <= GroupTTL
+}
+
+func (c *groups) put(id string, v registry.Viewer, e seenGroup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]seenGroup{}
+	}
+	if len(c.m) >= maxGroups {
+		for k, x := range c.m {
+			if e.at.Sub(x.at) > GroupTTL/2 || len(c.m) >= maxGroups/2 {
+				delete(c.m, k)
+			}
+		}
+	}
+	c.m[viewerKey(id, v)] = e
+}
+
+func (c *groups) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if strings.HasPrefix(k, id+"\x00") {
+			delete(c.m, k)
+		}
+	}
+}
+
+// recentGroup is group through the lookups of the last GroupTTL.
+func (a *api) recentGroup(ctx context.Context, id string, v registry.Viewer) (string, Group, error) {
+	now := time.Now()
+	if e, ok := a.seen.get(id, v, now); ok {
+		return e.name, e.g, nil
+	}
+	name, g, err := a.group(ctx, id, v)
+	if err == nil {
+		a.seen.put(id, v, seenGroup{name: name, g: g, at: now})
+	}
+	return name, g, err
 }
 
 // group reads a group: a study that is one.
@@ -282,6 +358,7 @@ func (a *api) updateGroup(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, err)
 		return
 	}
+	a.seen.forget(id)
 	writeJSON(w, r, http.StatusOK, groupHandle(id, name, g))
 }
 
@@ -309,7 +386,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, p := mux.Vars(r)["id"], compat.Caller(r)
-	name, g, err := a.group(r.Context(), id, p.Viewer())
+	name, g, err := a.recentGroup(r.Context(), id, p.Viewer())
 	if err != nil {
 		Fail(w, r, err)
 		return
@@ -337,7 +414,7 @@ func (a *api) handle(ctx context.Context, run runs.Run, v registry.Viewer) (map[
 	var g Group
 	if run.StudyID != "" {
 		var err error
-		if _, g, err = a.group(ctx, run.StudyID, v); err != nil && provgraph.ErrorCode(err) != provgraph.NotFound {
+		if _, g, err = a.recentGroup(ctx, run.StudyID, v); err != nil && provgraph.ErrorCode(err) != provgraph.NotFound {
 			return nil, err
 		}
 	}
@@ -387,21 +464,17 @@ func (a *api) cancelRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, p := mux.Vars(r)["id"], compat.Caller(r)
-	_, err = a.Runs.Do(r.Context(), id, runs.OpCancel, p.Actor(), p.Role.Allows(auth.Admin), reason, nil)
+	run, err := a.Runs.Do(r.Context(), id, runs.OpCancel, p.Actor(), p.Role.Allows(auth.Admin), reason, nil)
 	if provgraph.ErrorCode(err) == provgraph.Conflict {
 		// A run being canceled is still active for flowserv: canceling it again answers
 		// its handle. Canceling an ended run is flowserv's 400.
-		if run, gerr := a.Runs.Get(r.Context(), id, runs.ViewMinimal); gerr == nil && run.State == runs.Canceling {
+		var gerr error
+		if run, gerr = a.Runs.Get(r.Context(), id, runs.ViewFull); gerr == nil && run.State == runs.Canceling {
 			err = nil
 		} else {
 			err = &provgraph.Error{Code: provgraph.Conflict, Status: http.StatusBadRequest, Message: message(err, "the run is not active")}
 		}
 	}
-	if err != nil {
-		Fail(w, r, err)
-		return
-	}
-	run, err := a.Runs.Get(r.Context(), id, runs.ViewFull)
 	if err != nil {
 		Fail(w, r, err)
 		return
@@ -441,7 +514,7 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := mux.Vars(r)["id"]
-	if _, _, err := a.group(r.Context(), id, compat.Caller(r).Viewer()); err != nil {
+	if _, _, err := a.recentGroup(r.Context(), id, compat.Caller(r).Viewer()); err != nil {
 		Fail(w, r, err)
 		return
 	}
