@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"provgraph"
 	"provgraph/registry"
@@ -275,8 +276,9 @@ func RunSpec(groupID, groupName string, g Group, args []Argument) ([]byte, error
 		params[a.Name] = nativeValue(a.Value)
 	}
 	name := groupName + " run"
-	if len(name) > maxName {
-		name = name[:maxName]
+	for len(name) > maxName { // on a rune boundary: the name stays text
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
 	}
 	spec := map[string]any{
 		"name": name, "kind": "workflow", "study_id": groupID,

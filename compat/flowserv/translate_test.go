@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"provgraph"
 	"provgraph/registry"
@@ -144,6 +145,11 @@ func TestDecodeArguments(t *testing.T) {
 	want := map[string]any{"scenario": "ssp245", "notes": "local/01F", "list": "[1, 2]", "n": 3.0}
 	if s.Name != "Team A run" || s.Kind != "workflow" || s.StudyID != "local/01G" || s.Ref.WorkflowTemplateID != "local/01WF" || !reflect.DeepEqual(s.Parameters, want) {
 		t.Errorf("spec %s", spec)
+	}
+	long, _ := RunSpec("local/01G", strings.Repeat("é", 128), Group{Workflow: "w"}, nil)
+	var ls runs.RunSpec
+	if err := json.Unmarshal(long, &ls); err != nil || len(ls.Name) > maxName || !utf8.ValidString(ls.Name) || ls.Parameters != nil {
+		t.Errorf("the run of a group with a long name: %q %v", ls.Name, err)
 	}
 	groupID, kept := sent(runs.Run{Spec: spec})
 	if groupID != "local/01G" || len(kept) != 4 || string(kept[1].Value) != `{"type":"$file","value":{"fileId":"local/01F","targetPath":"in.txt"}}` {
