@@ -23,6 +23,8 @@ func TestDependencyRule(t *testing.T) {
 		"provgraph/compat/tes":   {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
 		"provgraph/compat/ica":   {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
 		"provgraph/compat/pager": {"neo4j-go-driver", "provgraph/graph", "provgraph/server", "net/http"},
+
+		"provgraph/compat/flowserv": {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

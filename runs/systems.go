@@ -73,7 +73,7 @@ func Systems() []System {
 			Ops: []OpRoute{
 				{"start_run(group_id, arguments)", "POST /api/v1/runs"}, {"cancel_run(run_id, reason)", "POST /api/v1/runs/{id}:cancel"},
 				{"delete_run", "DELETE /api/v1/runs/{id}"}, {"get_run", "GET /api/v1/runs/{id}"},
-				{"list_runs(group_id, state)", "GET /api/v1/runs?study=…&state=…"},
+				{"list_runs(group_id, state)", "GET /api/v1/runs?study_id=…&state=…"},
 				{"get_result_file", "GET /api/v1/runs/{id}/artifacts/{name}"},
 				{"get_result_archive", "GET /api/v1/runs/{id}/results.tar.gz"},
 			},

@@ -105,6 +105,8 @@ type route struct {
 	// fail; the OpenAPI document leaves them out: their own specifications describe them.
 	foreign bool
 	fail    func(http.ResponseWriter, *http.Request, error)
+	// tokenHeader is the foreign API's own token header (compat.API.TokenHeader).
+	tokenHeader string
 	// OptionalBody says the body may be left out (a lifecycle operation needs none).
 	OptionalBody bool
 	// IdempotencyKey says the route honours the Idempotency-Key header.
@@ -175,12 +177,26 @@ func (s *Server) Handler() http.Handler {
 		default:
 			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
 		}
+		if rt.tokenHeader != "" {
+			h = tokenFrom(rt.tokenHeader, h)
+		}
 		if strings.Contains(rt.Path, "{id:") && !rt.foreign { // a foreign API says "not found" in its own shape
 			h = wellFormedID(h, &routed)
 		}
 		routed = append(routed, r.HandleFunc(rt.Path, s.withDeadlines(h, rt.Transfer)).Methods(rt.Method))
 	}
 	return r
+}
+
+// tokenFrom takes the token a foreign client sends in its own header as the bearer
+// token, unless the request names one in Authorization.
+func tokenFrom(header string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if v := strings.TrimSpace(r.Header.Get(header)); v != "" && r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer "+v)
+		}
+		next(w, r)
+	}
 }
 
 // wellFormedID answers a path whose id no record or run can have as no route at all, before
@@ -312,7 +328,7 @@ func (s *Server) table() []route {
 				h = s.bounded(h)
 			}
 			rs = append(rs, route{Method: f.Method, Path: f.Path, Role: f.Role, Public: f.Public, Summary: f.Summary, Tag: api.Name,
-				Handler: h, Transfer: f.Transfer, foreign: true, fail: api.Fail})
+				Handler: h, Transfer: f.Transfer, foreign: true, fail: api.Fail, tokenHeader: api.TokenHeader})
 		}
 	}
 	return rs
