@@ -13,7 +13,6 @@ package flowserv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -700,55 +699,29 @@ func message(err error, fallback string) string {
 	return fallback
 }
 
-var statuses = map[provgraph.Code]int{
-	provgraph.Invalid: 400, provgraph.NotFound: 404, provgraph.Conflict: 400, provgraph.Forbidden: 403,
-	provgraph.TooLarge: 413, provgraph.TooMany: 429, provgraph.Unavailable: 503, provgraph.Unauthorized: 401, provgraph.Internal: 500,
-}
-
 // Fail answers an error as flowserv's API server does: {"message": …}, with the offending
 // fields beside it. Invalid input and state conflicts are 400 (flowserv has no 409 nor
 // 422).
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
+	if provgraph.ErrorCode(err) == provgraph.Conflict {
+		err = &provgraph.Error{Code: provgraph.Invalid, Message: message(err, "conflict"), Fields: fieldsOf(err)}
+	}
+	f := compat.Resolve(w, r, err, "flowserv")
+	body := map[string]any{"message": f.Message}
+	if len(f.Fields) > 0 && f.Status < 500 {
+		body["fields"] = f.Fields
+	}
+	writeJSON(w, r, f.Status, body)
+}
+
+func fieldsOf(err error) []provgraph.FieldError {
 	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
+	if errors.As(err, &e) {
+		return e.Fields
 	}
-	status := statuses[e.Code]
-	if e.Status != 0 {
-		status = e.Status
-	}
-	if status == 0 {
-		status = 500
-	}
-	if status == http.StatusUnprocessableEntity || status == http.StatusConflict {
-		status = http.StatusBadRequest
-	}
-	msg := e.Message
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "flowserv").Msg("internal error")
-		msg = "internal error"
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	}
-	body := map[string]any{"message": msg}
-	if len(e.Fields) > 0 {
-		body["fields"] = e.Fields
-	}
-	writeJSON(w, r, status, body)
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "flowserv").Msg("encode answer")
-		status, b = 500, []byte(`{"message":"internal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	compat.WriteJSON(w, r, status, v, []byte(`{"message":"internal error"}`))
 }
