@@ -44,7 +44,7 @@ func (l *Lineage) Walk(ctx context.Context, q lineage.Query) (lineage.Result, er
 func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (lineage.Result, error) {
 	res := lineage.Result{Root: q.ID, Direction: string(q.Direction), Depth: q.Depth, Nodes: []lineage.Node{}, Edges: []lineage.Edge{}}
 	viewer := viewerParam(q.Viewer)
-	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) WHERE `+readable("b")+` RETURN elementId(b) AS eid, labels(b) AS labels, b `+lineageProps+` AS props`,
+	root, err := collect(ctx, tx, `MATCH (b:Record {id:$id}) WHERE `+readable("b")+` RETURN elementId(b) AS eid, labels(b) AS labels, b `+lineagePropsDeleted+` AS props`,
 		map[string]any{"id": q.ID, "viewer": viewer})
 	if err != nil {
 		return res, err
@@ -103,13 +103,13 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 				OPTIONAL MATCH (cur:Record {id:b0.id}) WHERE b0:Revision AND NOT $versions
 				WITH a, s, rel, coalesce(cur, b0) AS b
 				WHERE b <> a AND (b:Record OR ($versions AND b:Revision) OR b:RunAttempt OR b:Agent)
-					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent AND `+readable("b")+` AND `+current("b")+`
+					AND ($agents OR NOT b:Agent) AND NOT b:RunEvent AND `+readable("b")+` AND `+walkCurrent(q)+`
 				WITH DISTINCT b,
 					CASE WHEN startNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS from,
 					CASE WHEN endNode(rel) = s THEN elementId(a) ELSE elementId(b) END AS to,
 					type(rel) AS type, rel.role AS role
 				LIMIT $cap
-				RETURN `+lineageRows, pattern),
+				RETURN `+lineageRows(q.IncludeInvalidated), pattern),
 				map[string]any{"frontier": frontier, "versions": q.Versions, "agents": q.IncludeAgents, "cap": q.Limit * 4, "viewer": viewer,
 					"invalidated": q.IncludeInvalidated})
 			if err != nil {
@@ -137,7 +137,7 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 			MATCH (a)-[rel:`+provRelTypes+`]->(b:Agent) WHERE `+readable("b")+` AND ($invalidated OR b.deleted_at IS NULL)
 			WITH b, elementId(a) AS from, elementId(b) AS to, type(rel) AS type, rel.role AS role
 			LIMIT $cap
-			RETURN `+lineageRows, map[string]any{"reached": order, "cap": q.Limit * 4, "viewer": viewer, "invalidated": q.IncludeInvalidated})
+			RETURN `+lineageRows(q.IncludeInvalidated), map[string]any{"reached": order, "cap": q.Limit * 4, "viewer": viewer, "invalidated": q.IncludeInvalidated})
 		if err != nil {
 			return res, err
 		}
@@ -166,7 +166,18 @@ func walk(ctx context.Context, tx neo4j.ManagedTransaction, q lineage.Query) (li
 
 // lineageProps projects the properties of a node that lineageNode reads: never the
 // whole node, which for a model run holds its PROV-JSON.
-const lineageProps = `{.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at, .deleted_at}`
+const lineageProps = `{.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at}`
+
+// lineagePropsDeleted adds when a record was deleted, for answers that may hold deleted
+// records (an answer that may not need not read it).
+const lineagePropsDeleted = `{.id, .kind, .name, .state, .version, .startedAtTime, .endedAtTime, .created_at, .deleted_at}`
+
+func propsFor(invalidated bool) string {
+	if invalidated {
+		return lineagePropsDeleted
+	}
+	return lineageProps
+}
 
 // current is the Cypher condition that node n is not invalidated, unless $invalidated
 // asks for invalidated records too. A deleted record carries deleted_at; a superseded
@@ -174,6 +185,19 @@ const lineageProps = `{.id, .kind, .name, .state, .version, .startedAtTime, .end
 // Deleted records are history, not lineage: a walk neither returns nor passes them.
 func current(n string) string {
 	return fmt.Sprintf("($invalidated OR (%[1]s.deleted_at IS NULL AND (NOT %[1]s:Revision OR NOT EXISTS { MATCH (c:Record {id:%[1]s.id}) WHERE c.deleted_at IS NOT NULL })))", n)
+}
+
+// walkCurrent is current(b) as a level of a walk needs it, as cheap as q allows: nothing
+// when invalidated records were asked for; without versions, b is never a superseded
+// version (one reached stands for its record), so its own deleted_at says it all.
+func walkCurrent(q lineage.Query) string {
+	switch {
+	case q.IncludeInvalidated:
+		return "true"
+	case !q.Versions:
+		return "b.deleted_at IS NULL"
+	}
+	return current("b")
 }
 
 // notDeleted refuses a record asked about that was deleted, unless invalidated records
@@ -191,8 +215,10 @@ func notDeleted(rec *neo4j.Record, id string, invalidated bool) error {
 
 // lineageRows gathers a level's rows of (b, from, to, type, role) into one list: one Bolt
 // message per level instead of one per edge.
-const lineageRows = `collect({eid: elementId(b), labels: labels(b), props: b ` + lineageProps + `,
+func lineageRows(invalidated bool) string {
+	return `collect({eid: elementId(b), labels: labels(b), props: b ` + propsFor(invalidated) + `,
 	from: from, to: to, type: type, role: role}) AS rows`
+}
 
 func lineageNode(n dbtype.Node, depth int) lineage.Node {
 	p := n.Props
@@ -246,7 +272,7 @@ func (l *Lineage) Path(ctx context.Context, from, to string, maxDepth int, inval
 				MATCH (a:Record {id:$a}), (b:Record {id:$b})
 				MATCH p = shortestPath((a)-[:%s*..%d]->(b))
 				WHERE all(n IN nodes(p)[1..-1] WHERE NOT n:Agent AND `+readable("n")+` AND `+current("n")+`)
-				RETURN [n IN nodes(p) | {eid: elementId(n), labels: labels(n), props: n `+lineageProps+`}] AS nodes,
+				RETURN [n IN nodes(p) | {eid: elementId(n), labels: labels(n), props: n `+propsFor(invalidated)+`}] AS nodes,
 					relationships(p) AS rels`, provRelTypes, maxDepth),
 				map[string]any{"a": try.a, "b": try.b, "viewer": viewer, "invalidated": invalidated})
 			if err != nil {
