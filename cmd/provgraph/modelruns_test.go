@@ -204,6 +204,47 @@ func TestProvenaRegisterComplete(t *testing.T) {
 	}
 }
 
+// Provena's looser record: annotation keys with spaces, declared by a workflow template
+// with spaces in its keys, register on the Provena route (and natively); keys no template
+// can declare are Provena's 400, as ones a template does not declare are.
+func TestProvenaAnnotationKeysWithSpaces(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	wf := c.mustCreate("workflow-templates", map[string]any{"display_name": "Reef run, spaced", "software_id": f.model,
+		"input_templates": []any{map[string]any{"template_id": f.inTemplate}},
+		"annotations":     map[string]any{"required": []string{"Climate scenario"}, "optional": []string{"run notes (free text)", "grid: cell size"}}})
+	run := func(annotations map[string]string) map[string]any {
+		doc := runDoc(f, f.dataset, "spaced")
+		doc["workflow_template_id"], doc["annotations"] = wf, annotations
+		doc["inputs"].([]any)[0].(map[string]any)["dataset_type"] = "DATA_STORE"
+		return doc
+	}
+	if r := c.do("POST", "/api/v1/workflow-templates", map[string]any{"display_name": "bad keys", "software_id": f.model,
+		"annotations": map[string]any{"required": []string{" leading space", "tab\tinside"}}}); r.Status != 422 || len(r.ErrorFields(t)) != 2 {
+		t.Fatalf("a key with a leading space: %d %s", r.Status, r.Body)
+	}
+	r := c.do("POST", "/model_run/register_complete", run(map[string]string{"Climate scenario": "ssp245"}))
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"Climate scenario":"ssp245"`) {
+		t.Fatalf("a spaced key: %d %s", r.Status, r.Body)
+	}
+	native := run(map[string]string{"Climate scenario": "ssp585"})
+	delete(native["inputs"].([]any)[0].(map[string]any), "dataset_type")
+	if r := c.do("POST", "/api/v1/model-runs", native); r.Status != 201 {
+		t.Fatalf("a spaced key, natively: %d %s", r.Status, r.Body)
+	}
+	r = c.do("POST", "/model_run/register_complete", run(map[string]string{"Climate scenario": "ssp245", "run notes (free text)": "first", "grid: cell size": "1 km"}))
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"run notes (free text)":"first"`) {
+		t.Fatalf("optional spaced keys: %d %s", r.Status, r.Body)
+	}
+	for _, key := range []string{"Climate  scenario", "grid/cell size", "grid: cell size ", ""} {
+		r := c.do("POST", "/model_run/register_complete", run(map[string]string{"Climate scenario": "ssp245", key: "x"}))
+		if r.Status != 400 || !strings.Contains(string(r.Body), "is not declared by the workflow template") {
+			t.Fatalf("undeclared key %q: %d %s", key, r.Status, r.Body)
+		}
+	}
+}
+
 func TestCSVRegistration(t *testing.T) {
 	m := mustMain(t, nil)
 	c := client{t: t, base: m.URL, token: testAdmin}
