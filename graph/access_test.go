@@ -108,7 +108,7 @@ func TestRestrictedRecords(t *testing.T) {
 			}
 			_, err = l.Walk(t.Context(), lineage.Query{ID: d[1], Direction: lineage.Both, Depth: 1, Limit: 10, Viewer: v})
 			check("walk from it", found(err))
-			path, err := l.Path(t.Context(), d[2], d[0], 10, v)
+			path, err := l.Path(t.Context(), d[2], d[0], 10, false, v)
 			if err != nil {
 				t.Fatal(err)
 			}

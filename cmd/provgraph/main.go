@@ -338,7 +338,8 @@ func (m *Main) authenticator(ctx context.Context) (auth.Authenticator, error) {
 		}
 	}
 	if cfg.OIDCIssuer != "" {
-		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim, GroupsClaim: cfg.OIDCGroupsClaim})
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim, RoleMap: cfg.OIDCRoleMap,
+			GroupsClaim: cfg.OIDCGroupsClaim})
 		if err != nil {
 			return nil, fmt.Errorf("oidc: %w", err)
 		}
