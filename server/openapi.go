@@ -598,11 +598,10 @@ func (s *Server) links(rt route, ops map[string]route) map[string]any {
 	if rt.Links == "" {
 		return nil
 	}
-	prefixes := []string{"/api/v1/" + rt.Links + "/{id}"}
+	// Its own routes, its PROV and its lineage; a record also its access list and IRI.
+	prefixes := []string{"/api/v1/" + rt.Links + "/{id}", "/api/v1/prov/{id}", "/api/v1/lineage/{id}"}
 	if rt.Links != "runs" {
-		prefixes = append(prefixes, "/api/v1/prov/{id}", "/api/v1/lineage/{id}", "/api/v1/access/{id}", "/id/{id}")
-	} else {
-		prefixes = append(prefixes, "/api/v1/prov/{id}", "/api/v1/lineage/{id}")
+		prefixes = append(prefixes, "/api/v1/access/{id}", "/id/{id}")
 	}
 	self := operationID(rt)
 	out := map[string]any{}
@@ -616,8 +615,6 @@ func (s *Server) links(rt route, ops map[string]route) map[string]any {
 		}) {
 			continue
 		}
-		// A lineage id route does not take another kind's routes: /api/v1/lineage/{id}
-		// matches, /api/v1/lineage/path has no id.
 		out[id] = map[string]any{"operationId": id, "parameters": map[string]any{"id": "$response.body#/id"}}
 	}
 	return out
