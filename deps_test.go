@@ -20,9 +20,10 @@ func TestDependencyRule(t *testing.T) {
 		"provgraph/graph":    {"provgraph/server", "gorilla/mux"},
 		"provgraph/server":   {"provgraph/graph", "neo4j-go-driver"},
 		// Foreign wire adapters translate onto the services: no storage, no server.
-		"provgraph/compat/tes":   {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
-		"provgraph/compat/ica":   {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
-		"provgraph/compat/pager": {"neo4j-go-driver", "provgraph/graph", "provgraph/server", "net/http"},
+		"provgraph/compat/tes":     {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
+		"provgraph/compat/ica":     {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
+		"provgraph/compat/azureml": {"neo4j-go-driver", "provgraph/graph", "provgraph/server"},
+		"provgraph/compat/pager":   {"neo4j-go-driver", "provgraph/graph", "provgraph/server", "net/http"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
