@@ -44,6 +44,7 @@ type Runs interface {
 // Blobs keeps content by its SHA-256 (runs.Blobs): a startrun's project zip.
 type Blobs interface {
 	Put(r io.Reader, limit int64) (sum string, size int64, err error)
+	Open(sum string) (io.ReadSeekCloser, error)
 }
 
 // Studies is what the adapter needs of the registry: experiments are studies.
@@ -115,6 +116,10 @@ func API(c Config) compat.API {
 			{Method: "GET", Path: History, Role: auth.Writer, Summary: "An experiment (made on first use, as Azure's SDK expects of Experiment(ws, name)).", Handler: a.experiment},
 			{Method: "POST", Path: History + "/runs:query", Role: auth.Reader, Summary: "The runs of an experiment, newest first: filter (ParentRunId eq null), top, continuationToken.", Handler: a.query},
 			{Method: "GET", Path: "/artifact/v2.0" + ws + "/artifacts/prefix/contentinfo/{origin}/{container}/{path:.+}", Role: auth.Reader, Summary: "A run's artifacts under a prefix (user_logs, system_logs).", Handler: a.contentInfo},
+			{Method: "GET", Path: "/content/v1.0" + ws + "/snapshots/latest/metadata", Role: auth.Reader, Summary: "The latest snapshot: none, so the SDK sends its whole tree.", Handler: a.latestSnapshot},
+			{Method: "POST", Path: "/content/v2.0" + ws + "/snapshots/getblob", Role: auth.Writer, Summary: "Upload URLs for a snapshot's files: none (the SDK uploads to Azure blob storage only).", Handler: a.getBlob},
+			{Method: "POST", Path: "/content/v2.0" + ws + "/snapshots/{snapshot}", Role: auth.Writer, Summary: "Create a snapshot: its manifest (directory tree with every file's hash) is kept content-addressed.", Handler: a.createSnapshot},
+			{Method: "GET", Path: Execution + "/runId/" + runIDVar + "/project.zip", Role: auth.Reader, Transfer: true, Summary: "The project zip a startrun carried, for the executor that claims the run.", Handler: a.project},
 		}, runRoutes...),
 	}
 }
@@ -122,6 +127,8 @@ func API(c Config) compat.API {
 type api struct {
 	Config
 	study registry.Kind
+	snaps snapshots
+	props overlay
 	mu    sync.Mutex // one study per experiment name
 	seen  map[string]studyEntry
 }
@@ -359,6 +366,11 @@ func (a *api) submit(r *http.Request, s Submit) (runs.Run, error) {
 		return runs.Run{}, err
 	}
 	s.StudyID = study.ID
+	if s.Def.SnapshotID != "" {
+		if b, ok := a.snaps.get(s.Def.SnapshotID); ok {
+			s.Snapshot = &b
+		}
+	}
 	spec, err := s.RunSpec()
 	if err != nil {
 		return runs.Run{}, err
@@ -476,7 +488,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, r, http.StatusOK, ToRunDto(run, cancelBase(r, run.Tags[TagExperiment])))
+	writeJSON(w, r, http.StatusOK, a.dto(r, run))
 }
 
 func (a *api) details(w http.ResponseWriter, r *http.Request) {
@@ -484,7 +496,9 @@ func (a *api) details(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, r, http.StatusOK, ToDetails(run))
+	d := ToDetails(run)
+	d.Properties = a.properties(run)
+	writeJSON(w, r, http.StatusOK, d)
 }
 
 func (a *api) patch(w http.ResponseWriter, r *http.Request) {
@@ -515,17 +529,17 @@ func (a *api) patch(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, invalid("properties", fmt.Sprintf("at most %d properties", maxProperties)))
 		return
 	}
-	merged, changed := MergeProperties(foreign(run).Properties, in.Properties)
-	if len(changed) > 0 {
-		// A run's spec is immutable once submitted: the properties a submit sets are
-		// kept; a later change cannot be, and is refused rather than forgotten.
-		Fail(w, r, &provgraph.Error{Code: provgraph.Conflict, Status: 409, Message: fmt.Sprintf("properties are set when a run is submitted; %s cannot be changed afterwards", strings.Join(changed, ", ")),
-			Fields: []provgraph.FieldError{{Path: "properties." + changed[0], Message: "is set at submit"}}})
-		return
+	for k, v := range in.Properties {
+		if len(k) > maxPropKey || (v != nil && len(*v) > maxPropValue) {
+			Fail(w, r, invalid("properties."+k, fmt.Sprintf("keys of at most %d bytes, values of at most %d", maxPropKey, maxPropValue)))
+			return
+		}
 	}
-	d := ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
-	d.Properties = merged
-	writeJSON(w, r, http.StatusOK, d)
+	merged, changed := MergeProperties(a.properties(run), in.Properties)
+	if len(changed) > 0 {
+		a.props.set(run.ID, merged)
+	}
+	writeJSON(w, r, http.StatusOK, a.dto(r, run))
 }
 
 func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
@@ -577,7 +591,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, err)
 		return
 	}
-	d := ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
+	d := a.dto(r, run)
 	writeJSON(w, r, http.StatusOK, d)
 }
 
@@ -617,7 +631,7 @@ func (a *api) query(w http.ResponseWriter, r *http.Request) {
 		NextLink          *string  `json:"nextLink"`
 	}{Value: make([]RunDto, len(got))}
 	for i, run := range got {
-		out.Value[i] = ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
+		out.Value[i] = a.dto(r, run)
 	}
 	if next != "" {
 		out.ContinuationToken = &next
@@ -694,4 +708,71 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// project streams the project zip of a run submitted with startrun.
+func (a *api) project(w http.ResponseWriter, r *http.Request) {
+	run, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	p := foreign(run).Project
+	if p == nil {
+		Fail(w, r, provgraph.Errorf(provgraph.NotFound, "run %s was not submitted with a project zip", mux.Vars(r)["runId"]))
+		return
+	}
+	f, err := a.Blobs.Open(p.SHA256)
+	if err != nil {
+		Fail(w, r, provgraph.Wrap(provgraph.Internal, err, "the project zip is missing"))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("ETag", `"`+p.SHA256+`"`)
+	http.ServeContent(w, r, "project.zip", run.CreatedAt, f)
+}
+
+// overlay holds the properties PATCH set after a submit, by run: a run's spec is
+// immutable once stored, so what the SDK sets after submitting (the ContentSnapshotId of a
+// zip submit) lives here, for as long as the server runs, bounded to maxOverlay runs.
+type overlay struct {
+	mu sync.Mutex
+	m  map[string]map[string]string
+}
+
+const maxOverlay = 16384
+
+func (o *overlay) set(id string, props map[string]string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil || len(o.m) >= maxOverlay {
+		o.m = map[string]map[string]string{}
+	}
+	o.m[id] = props
+}
+
+func (o *overlay) get(id string) (map[string]string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p, ok := o.m[id]
+	return p, ok
+}
+
+// properties are a run's: those of its submit, and what PATCH merged in since.
+func (a *api) properties(run runs.Run) map[string]string {
+	if p, ok := a.props.get(run.ID); ok {
+		out := make(map[string]string, len(p))
+		for k, v := range p {
+			out[k] = v
+		}
+		return out
+	}
+	return ToRunDto(run, "").Properties
+}
+
+// dto is a run as its RunDto, with its properties.
+func (a *api) dto(r *http.Request, run runs.Run) RunDto {
+	d := ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
+	d.Properties = a.properties(run)
+	return d
 }

@@ -168,6 +168,8 @@ type Submit struct {
 	Def        Definition
 	// Project is the content address of the project zip a startrun carried, if any.
 	Project *Blob
+	// Snapshot is the manifest of the snapshot the run was submitted from, if known.
+	Snapshot *Blob
 }
 
 // Blob is content provgraph keeps, by its SHA-256.
@@ -185,6 +187,7 @@ type Foreign struct {
 	Definition json.RawMessage   `json:"definition"`
 	Properties map[string]string `json:"properties,omitempty"`
 	Project    *Blob             `json:"project,omitempty"`
+	Snapshot   *Blob             `json:"snapshot,omitempty"`
 }
 
 // CheckNames checks a submit's run id and experiment name.
@@ -206,7 +209,7 @@ func (s Submit) RunSpec() ([]byte, error) {
 	if d.SnapshotID != "" {
 		props["ContentSnapshotId"] = d.SnapshotID
 	}
-	f := Foreign{RunID: s.RunID, Experiment: s.Experiment, Workspace: s.Workspace, Definition: d.Raw, Properties: props, Project: s.Project}
+	f := Foreign{RunID: s.RunID, Experiment: s.Experiment, Workspace: s.Workspace, Definition: d.Raw, Properties: props, Project: s.Project, Snapshot: s.Snapshot}
 	doc, err := json.Marshal(f)
 	if err != nil {
 		return nil, err
