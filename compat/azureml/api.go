@@ -446,11 +446,17 @@ func (a *api) experiment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, ToExperiment(rec, name))
 }
 
+// lookup is the native list that finds a client's run id: its run is named after it, so
+// the name's index narrows the scan, and the tag says which run it is.
+func lookup(runID, view string) map[string][]string {
+	return map[string][]string{"name_prefix": {runID}, "sort": {"name asc"}, "tag": {TagRunID + ":" + runID},
+		"archived": {"any"}, "view": {view}, "page_size": {"10"}}
+}
+
 // find resolves the client's run id in an experiment, named or by its id (its study's),
 // in the native full view.
 func (a *api) find(ctx context.Context, experiment, runID string) (runs.Run, error) {
-	page, err := a.Runs.List(ctx, map[string][]string{"tag": {TagRunID + ":" + runID}, "archived": {"any"},
-		"view": {runs.ViewFull}, "page_size": {"10"}})
+	page, err := a.Runs.List(ctx, lookup(runID, runs.ViewFull))
 	if err != nil {
 		return runs.Run{}, err
 	}
@@ -649,7 +655,7 @@ func (a *api) contentInfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, http.StatusOK, empty)
 		return
 	}
-	page, err := a.Runs.List(r.Context(), map[string][]string{"tag": {TagRunID + ":" + runID}, "archived": {"any"}, "view": {runs.ViewMinimal}, "page_size": {"10"}})
+	page, err := a.Runs.List(r.Context(), lookup(runID, runs.ViewMinimal))
 	if err != nil {
 		Fail(w, r, err)
 		return

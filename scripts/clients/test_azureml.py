@@ -36,6 +36,13 @@ from azureml.core.authentication import ArmTokenAuthentication  # noqa: E402
 
 WS = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1"
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]+_\d+_[0-9a-f]{8}$")
+# Experiments are named for the whole workspace, which the shared database is: each
+# session names its own.
+SUFFIX = "-" + uuid.uuid4().hex[:6]
+
+
+def name(base):
+    return base + SUFFIX
 
 
 def native(server, method, path, body=None, role="writer", raw=None, content_type="application/json", token=None):
@@ -132,9 +139,9 @@ def test_discovery_is_public_and_names_this_server(server):
 
 
 def test_snapshot_submit_read_run_and_found_natively_and_in_prov(ws, server, project):
-    exp = Experiment(ws, "snap-exp")
+    exp = Experiment(ws, name("snap-exp"))
     run = exp.submit(config(project))
-    assert RUN_ID.match(run.id) and run.id.startswith("snap-exp_")
+    assert RUN_ID.match(run.id) and run.id.startswith(name("snap-exp") + "_")
     assert run.get_status() == "Queued"
     # The SDK snapshotted the project first and PATCHed the run with the snapshot's id.
     snapshot = run.get_properties()["ContentSnapshotId"]
@@ -144,14 +151,14 @@ def test_snapshot_submit_read_run_and_found_natively_and_in_prov(ws, server, pro
 
     n = native_run(server, run.id)
     assert n["name"] == run.id and n["kind"] == "job" and n["state"] == "PENDING"
-    assert n["tags"]["azureml.experiment"] == "snap-exp" and n["tags"]["azureml.target"] == "cpu-cluster"
+    assert n["tags"]["azureml.experiment"] == name("snap-exp") and n["tags"]["azureml.target"] == "cpu-cluster"
     assert n["spec"]["ref"]["snapshot_id"] == snapshot
     assert n["spec"]["executor"]["args"] == ["--alpha", "0.5"]
     az = n["spec"]["foreign"]["azureml"]
     assert az["run_id"] == run.id and az["definition"]["Configuration"]["script"] == "train.py"
     assert az["snapshot"]["sha256"], "the snapshot's manifest is kept content-addressed"
     status, study = native(server, "GET", f"/api/v1/studies/{n['study_id']}", role="reader")
-    assert status == 200 and study["record"]["title"] == "snap-exp"
+    assert status == 200 and study["record"]["title"] == name("snap-exp")
     assert exp.id == n["study_id"]
 
     # An executor runs it through the native routes; the SDK sees it move.
@@ -169,7 +176,7 @@ def test_snapshot_submit_read_run_and_found_natively_and_in_prov(ws, server, pro
     doc = prov(server, n["id"])
     act = doc["activity"][prov_id(n["id"])]
     assert act["prov:label"] == run.id and act["pg:state"] == "SUCCEEDED"
-    assert doc["activity"][prov_id(n["study_id"])]["prov:label"] == "snap-exp"
+    assert doc["activity"][prov_id(n["study_id"])]["prov:label"] == name("snap-exp")
     informed = [r for r in doc.get("wasInformedBy", {}).values()
                 if r["prov:informed"] == prov_id(n["id"]) and r["prov:informant"] == prov_id(n["study_id"])]
     assert informed
@@ -177,14 +184,14 @@ def test_snapshot_submit_read_run_and_found_natively_and_in_prov(ws, server, pro
 
 def test_zip_submit_keeps_the_project_and_the_executor_stores_it(ws, server, project, monkeypatch):
     monkeypatch.setenv("AML_FORCE_EXECUTE_WITH_ZIP", "1")
-    exp = Experiment(ws, "zip-exp")
+    exp = Experiment(ws, name("zip-exp"))
     run = exp.submit(config(project, args=("--epochs", "3")))
     assert run.get_status() == "Queued" and run.get_properties()["ContentSnapshotId"]
     n = native_run(server, run.id)
     kept = n["spec"]["foreign"]["azureml"]["project"]
     # The executor fetches the project zip provgraph kept, content-addressed, and stores it
     # as the run's artifact once it holds the run.
-    status, body = native(server, "GET", f"/execution/v1.0{WS}/experiments/zip-exp/runId/{run.id}/project.zip", role="reader")
+    status, body = native(server, "GET", f"/execution/v1.0{WS}/experiments/{name('zip-exp')}/runId/{run.id}/project.zip", role="reader")
     assert status == 200 and hashlib.sha256(body).hexdigest() == kept["sha256"] and len(body) == kept["size"]
     assert sorted(zipfile.ZipFile(io.BytesIO(body)).namelist()) == ["data.csv", "train.py"]
     step(server, n["id"], "claim")
@@ -199,7 +206,7 @@ def test_zip_submit_keeps_the_project_and_the_executor_stores_it(ws, server, pro
 
 
 def test_cancel_queued_and_running_runs(ws, server, project):
-    exp = Experiment(ws, "cancel-exp")
+    exp = Experiment(ws, name("cancel-exp"))
     queued = exp.submit(config(project))
     queued.cancel()  # posts the cancelUri, then waits for metrics ingestion
     assert queued.get_status() == "Canceled"
@@ -215,10 +222,10 @@ def test_cancel_queued_and_running_runs(ws, server, project):
 
     # The REST reference's cancel, and the run-history event the SDK posts without a cancelUri.
     third = exp.submit(config(project))
-    status, out = native(server, "POST", f"/execution/v1.0{WS}/experiments/cancel-exp/runId/{third.id}/cancel")
+    status, out = native(server, "POST", f"/execution/v1.0{WS}/experiments/{name('cancel-exp')}/runId/{third.id}/cancel")
     assert status == 200 and out == {"runId": third.id} and third.get_status() == "Canceled"
     fourth = exp.submit(config(project))
-    status, _ = native(server, "POST", f"/history/v1.0{WS}/experiments/cancel-exp/runs/{fourth.id}/events",
+    status, _ = native(server, "POST", f"/history/v1.0{WS}/experiments/{name('cancel-exp')}/runs/{fourth.id}/events",
                        {"name": "Microsoft.MachineLearning.Run.Canceled", "data": {}})
     assert status == 200 and fourth.get_status() == "Canceled"
     assert [e["op"] for e in native(server, "GET", f"/api/v1/runs/{native_run(server, fourth.id)['id']}/events", role="reader")[1]["events"]] == ["create", "cancel"]
@@ -228,17 +235,17 @@ def test_cancel_queued_and_running_runs(ws, server, project):
 
 
 def test_get_runs_lists_the_experiment_newest_first(ws, server, project):
-    exp = Experiment(ws, "list-exp")
+    exp = Experiment(ws, name("list-exp"))
     ids = [exp.submit(config(project)).id for _ in range(3)]
     got = [r.id for r in exp.get_runs()]
     assert got == ids[::-1]
     assert all(r.get_status() == "Queued" for r in exp.get_runs())
     # Another experiment's runs are not listed.
-    assert not set(got) & {r.id for r in Experiment(ws, "snap-exp").get_runs()}
+    assert not set(got) & {r.id for r in Experiment(ws, name("snap-exp")).get_runs()}
 
 
 def test_local_run_really_runs_and_reports_back(ws, server, project):
-    exp = Experiment(ws, "local-exp")
+    exp = Experiment(ws, name("local-exp"))
     run = exp.submit(config(project, target="local", args=("--alpha", "it's 0.5")))
     run.wait_for_completion(show_output=False)
     assert run.get_status() == "Completed"
@@ -263,7 +270,7 @@ def test_local_run_really_runs_and_reports_back(ws, server, project):
 
 
 def test_local_run_that_fails_ends_failed_with_its_exit_status(ws, server, project):
-    exp = Experiment(ws, "local-exp")
+    exp = Experiment(ws, name("local-exp"))
     run = exp.submit(config(project, target="local", args=("--exit", "3")))
     assert wait_status(run, {"Completed", "Failed", "Canceled"}) == "Failed"
     n = native_run(server, run.id)
@@ -274,7 +281,7 @@ def test_local_run_that_fails_ends_failed_with_its_exit_status(ws, server, proje
 
 
 def test_local_run_canceled_by_the_sdk_stops_and_ends_canceled(ws, server, project):
-    exp = Experiment(ws, "local-exp")
+    exp = Experiment(ws, name("local-exp"))
     run = exp.submit(config(project, target="local", args=("--sleep", "60")))
     wait_status(run, {"Running"})
     run.cancel()  # the SDK writes azureml-setup/killfile in the run's folder
@@ -284,21 +291,23 @@ def test_local_run_canceled_by_the_sdk_stops_and_ends_canceled(ws, server, proje
 
 def test_resubmit_is_the_same_run_and_bad_input_is_refused(server, project):
     body = {"Configuration": {"Script": "train.py", "Arguments": [], "Target": "cpu-cluster"}, "SnapshotId": None}
-    path = f"/execution/v1.0{WS}/experiments/retry-exp/snapshotrun?runId=retry-exp_1700000000_0a1b2c3d"
+    e = name("retry-exp")
+    rid = e + "_1700000000_0a1b2c3d"
+    path = f"/execution/v1.0{WS}/experiments/{e}/snapshotrun?runId={rid}"
     first = native(server, "POST", path, body)
     second = native(server, "POST", path, body)
-    assert first == second == (200, {"runId": "retry-exp_1700000000_0a1b2c3d"})
-    native_run(server, "retry-exp_1700000000_0a1b2c3d")  # exactly one
+    assert first == second == (200, {"runId": rid})
+    native_run(server, rid)  # exactly one
     for p, b, field in (
-        (path.replace("retry-exp_1700000000_0a1b2c3d", "bad/id"), body, "runId"),
+        (path.replace(rid, "bad/id"), body, "runId"),
         (path, {"SnapshotId": "x"}, "Configuration"),
         (path, {"Configuration": {"Arguments": {}}}, "Configuration.Arguments"),
     ):
         status, err = native(server, "POST", p, b)
         assert status == 400 and err["error"]["code"] == "ValidationError" and err["error"]["target"] == field, err
-    status, err = native(server, "POST", f"/history/v1.0{WS}/experiments/retry-exp/runs:query", {"filter": "Status eq 'Running'"})
+    status, err = native(server, "POST", f"/history/v1.0{WS}/experiments/{e}/runs:query", {"filter": "Status eq 'Running'"})
     assert status == 400 and err["error"]["target"] == "filter"
-    status, err = native(server, "GET", f"/history/v1.0{WS}/experiments/retry-exp/runs/retry-exp_1_ffffffff")
+    status, err = native(server, "GET", f"/history/v1.0{WS}/experiments/{e}/runs/{e}_1_ffffffff")
     assert status == 404 and err["error"]["code"] == "UserError"
     status, err = native(server, "POST", path, body, role="reader")
     assert status == 403
