@@ -249,3 +249,40 @@ func TestInvocationSettingsReadBackInBash(t *testing.T) {
 		t.Errorf("Invocation.sh does not parse: %v", err)
 	}
 }
+
+// Whatever a client sends, the decoders answer a definition or a 400, never a panic, and
+// what they accept makes a run spec.
+func FuzzParseDefinition(f *testing.F) {
+	f.Add([]byte(sdkDefinition))
+	f.Add([]byte(`{"configuration": {"arguments": [1, "x", false], "environment": {"python": {}}}}`))
+	f.Add([]byte(`{"Configuration": null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseDefinition(b)
+		if err != nil {
+			if e, ok := err.(*provgraph.Error); !ok || e.Status != 400 {
+				t.Fatalf("%v is not a 400", err)
+			}
+			return
+		}
+		if _, err := (Submit{RunID: "e_1_0a1b2c3d", Experiment: "e", Kind: "job", Def: d}).RunSpec(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func FuzzParseQuery(f *testing.F) {
+	f.Add([]byte(`{"filter": "(ParentRunId eq null)", "orderby": ["StartTimeUtc desc"], "top": 500}`))
+	f.Add([]byte(`{"continuationToken": "x", "skip": 0}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := ParseQuery(b)
+		if err != nil {
+			if e, ok := err.(*provgraph.Error); !ok || e.Status != 400 {
+				t.Fatalf("%v is not a 400", err)
+			}
+			return
+		}
+		if q.Top < 1 || q.Top > MaxTop {
+			t.Fatalf("top %d", q.Top)
+		}
+	})
+}
