@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"mime/multipart"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 // PATCH, runs:query, both cancels, and a client's run id resolving to one provgraph run
 // whoever resubmits it.
 func TestAzureMLOverHTTP(t *testing.T) {
-	m := mustMain(t, nil)
+	m := mustMain(t, func(c *Config) { c.ArtifactDir = filepath.Join(t.TempDir(), "artifacts") })
 	user, other := tokenClient(t, m, auth.Writer, "user"), tokenClient(t, m, auth.Writer, "other")
 	anon := client{t: t, base: user.base}
 	ws := "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
