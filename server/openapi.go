@@ -266,9 +266,11 @@ type (
 	csvResults struct {
 		Results []csvResult `json:"results"`
 	}
+	// provenaErrorBody is FastAPI's {detail}; the request id is there when the
+	// server, not the registration's own checks, refused.
 	provenaErrorBody struct {
 		Detail    string `json:"detail"`
-		RequestID string `json:"request_id"`
+		RequestID string `json:"request_id,omitempty"`
 	}
 	healthBody struct {
 		Status  string `json:"status"`
