@@ -41,14 +41,23 @@ $(VENV)/.clients: $(VENV)/.installed scripts/clients/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements.txt
 	@touch $@
 
-clients: build $(VENV)/.clients
-	$(VENV)/bin/pytest -q scripts/clients
+# Provena's client needs pydantic 1, which the shared venv's tools cannot share: it has a
+# venv of its own (scripts/clients/requirements-provena.txt) and runs its own test file.
+PROVENA_VENV := .venv-provena
+$(PROVENA_VENV)/.installed: scripts/clients/requirements-provena.txt
+	python3 -m venv $(PROVENA_VENV)
+	$(PROVENA_VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements-provena.txt
+	@touch $@
+
+clients: build $(VENV)/.clients $(PROVENA_VENV)/.installed
+	$(VENV)/bin/pytest -q scripts/clients --ignore=scripts/clients/test_provena.py
+	$(PROVENA_VENV)/bin/pytest -q -p no:cacheprovider scripts/clients/test_provena.py
 
 # The lineage page is tested in headless Chromium.
 chromium:
 	@[ -n "$$PROVGRAPH_CHROMIUM" ] || scripts/chromium.sh
 
-test: neo4j vet $(VENV)/.installed $(VENV)/.clients chromium
+test: neo4j vet $(VENV)/.installed $(VENV)/.clients $(PROVENA_VENV)/.installed chromium
 	PROVGRAPH_REQUIRE_JUDGES=1 PROVGRAPH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory judges
 	@$(MAKE) --no-print-directory clients

@@ -27,6 +27,7 @@ import (
 	"provgraph/auth"
 	"provgraph/compat/ica"
 	"provgraph/compat/kfp"
+	"provgraph/compat/provena"
 	"provgraph/compat/tes"
 	"provgraph/graph"
 	"provgraph/registry"
@@ -191,6 +192,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
+		srv.Foreign = append(srv.Foreign, provena.API(provena.Config{ModelRuns: modelRuns, Registry: srv.Registry, Lineage: &graph.Lineage{DB: db}, Jobs: &graph.ProvenaJobs{DB: db}}))
 		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Lineage = &graph.Lineage{DB: db}
 		srv.Cypher, srv.CypherTimeout = db, cfg.CypherTimeout

@@ -1,0 +1,196 @@
+package provena
+
+import (
+	"fmt"
+	"net/http"
+
+	"provgraph"
+	"provgraph/compat"
+	"provgraph/lineage"
+	"provgraph/registry"
+)
+
+// item reads a current record and its history as a Provena item.
+func (a *api) item(r *http.Request, kindName, id string) (map[string]any, error) {
+	k := kind(kindName)
+	v := compat.Caller(r).Viewer()
+	if !registry.ValidID(id) {
+		return nil, registry.ErrNotFound(kindName, id)
+	}
+	rec, err := a.Registry.Get(r.Context(), k, id, 0, v)
+	if err == nil && rec.DeletedAt != nil {
+		err = registry.ErrNotFound(kindName, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hist, err := a.Registry.History(r.Context(), k, id, v)
+	if err != nil {
+		return nil, err
+	}
+	// History is read without PROV-JSON; each version's own is read with it.
+	if kindName == "model-run" {
+		for i := range hist {
+			if hist[i].Version == rec.Version {
+				hist[i].ProvJSON = rec.ProvJSON
+				continue
+			}
+			if old, err := a.Registry.Get(r.Context(), k, id, hist[i].Version, v); err == nil {
+				hist[i].ProvJSON = old.ProvJSON
+			}
+		}
+	}
+	return Item(kindName, rec, hist)
+}
+
+// notFound answers a registry miss as Provena does: 200 with status.success false.
+func notFound(w http.ResponseWriter, r *http.Request, err error) {
+	if provgraph.ErrorCode(err) != provgraph.NotFound {
+		Fail(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"status": map[string]any{"success": false, "details": "Could not find the item: " + err.Error()}})
+}
+
+func (a *api) fetchItem(kindName string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := oneParam(r, "id")
+		if err != nil {
+			Fail(w, r, err)
+			return
+		}
+		it, err := a.item(r, kindName, id)
+		if err != nil {
+			notFound(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{"status": statusOK("fetched " + id), "item": it, "locked": false, "item_is_seed": false})
+	}
+}
+
+// generalFetch answers any record, finding its kind first.
+func (a *api) generalFetch(w http.ResponseWriter, r *http.Request) {
+	id, err := oneParam(r, "id")
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	if !registry.ValidID(id) {
+		notFound(w, r, registry.ErrNotFound("record", id))
+		return
+	}
+	res, err := a.Lineage.Walk(r.Context(), lineage.Query{ID: id, Direction: lineage.Upstream, Depth: 1, Limit: 1, Viewer: compat.Caller(r).Viewer()})
+	if err != nil {
+		notFound(w, r, err)
+		return
+	}
+	var kindName string
+	if len(res.Nodes) > 0 {
+		for _, k := range registry.Kinds() {
+			if k.Label == res.Nodes[0].Kind {
+				kindName = k.Name
+			}
+		}
+	}
+	if kindName == "" {
+		notFound(w, r, registry.ErrNotFound("registry item", id))
+		return
+	}
+	it, err := a.item(r, kindName, id)
+	if err != nil {
+		notFound(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"status": statusOK("fetched " + id), "item": it})
+}
+
+// maxListPage bounds a page of the model-run list: each item is read with its history.
+const maxListPage = 50
+
+func (a *api) listModelRuns(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Key      map[string]any `json:"pagination_key"`
+		PageSize *int           `json:"page_size"`
+	}
+	if _, err := readJSON(r, &req); err != nil {
+		Fail(w, r, err)
+		return
+	}
+	size := 20
+	if req.PageSize != nil {
+		size = *req.PageSize
+	}
+	if size < 1 || size > maxListPage {
+		Fail(w, r, detail(provgraph.Invalid, 400, "page_size must be 1 to %d", maxListPage))
+		return
+	}
+	params := map[string][]string{"page_size": {fmt.Sprint(size)}}
+	if tok, ok := req.Key["page_token"].(string); ok && tok != "" {
+		params["page_token"] = []string{tok}
+	}
+	k := kind("model-run")
+	q, err := registry.ParseListQuery(k, params)
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	q.Viewer = compat.Caller(r).Viewer()
+	page, err := a.Registry.List(r.Context(), q)
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	items := make([]map[string]any, 0, len(page.Records))
+	for _, rec := range page.Records {
+		it, err := a.item(r, "model-run", rec.ID)
+		if provgraph.ErrorCode(err) == provgraph.NotFound {
+			continue // deleted between the list and the read
+		}
+		if err != nil {
+			Fail(w, r, err)
+			return
+		}
+		items = append(items, it)
+	}
+	var next any
+	if page.NextPageToken != "" {
+		next = map[string]any{"page_token": page.NextPageToken}
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"status": statusOK(fmt.Sprintf("%d model runs", len(items))), "items": items, "pagination_key": next})
+}
+
+// registryDelete removes a model run's registry item; after /model_run/delete it is
+// already gone, which is success too.
+func (a *api) registryDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := oneParam(r, "id")
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	k := kind("model-run")
+	p := compat.Caller(r)
+	if !registry.ValidID(id) {
+		notFound(w, r, registry.ErrNotFound("model-run", id))
+		return
+	}
+	_, err = a.Registry.Get(r.Context(), k, id, 0, p.Viewer())
+	if provgraph.ErrorCode(err) == provgraph.NotFound {
+		// Not current: deleted already (its first version is still read) or never here.
+		if _, verr := a.Registry.Get(r.Context(), k, id, 1, p.Viewer()); verr == nil {
+			writeJSON(w, r, http.StatusOK, map[string]any{"status": statusOK(id + " was already deleted")})
+			return
+		}
+	}
+	if err != nil {
+		notFound(w, r, err)
+		return
+	}
+	{
+		if err := a.Registry.Delete(r.Context(), k, id, p.Actor(), "deleted through Provena's registry"); err != nil {
+			Fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"status": statusOK("deleted " + id)})
+}
+
