@@ -110,4 +110,3 @@ func (a *api) listJobs(batch bool) http.HandlerFunc {
 		writeJSON(w, r, http.StatusOK, map[string]any{"jobs": tables, "pagination_key": next})
 	}
 }
-

@@ -104,7 +104,7 @@ func ModelRunRecord(stored json.RawMessage) (json.RawMessage, error) {
 	d := json.NewDecoder(strings.NewReader(string(stored)))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil || doc == nil {
-		return nil, fmt.Errorf("provena: the stored model run is not a JSON object")
+		return nil, &unreadable{"a model run"}
 	}
 	for _, side := range []string{"inputs", "outputs"} {
 		list, _ := doc[side].([]any)
@@ -151,7 +151,7 @@ func DomainInfo(kind string, rec registry.Record) (map[string]any, error) {
 	d := json.NewDecoder(strings.NewReader(string(rec.Record)))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil || doc == nil {
-		return nil, fmt.Errorf("provena: record %s is not a JSON object", rec.ID)
+		return nil, &unreadable{rec.ID}
 	}
 	if _, ok := doc["display_name"]; !ok {
 		name := rec.Name
@@ -190,6 +190,13 @@ func DomainInfo(kind string, rec registry.Record) (map[string]any, error) {
 		doc = map[string]any{"display_name": doc["display_name"], "record_status": "LODGED", "record": run, "prov_serialisation": prov}
 	}
 	return doc, nil
+}
+
+// unreadable is a stored record whose body is not a JSON object.
+type unreadable struct{ id string }
+
+func (e *unreadable) Error() string {
+	return "provena: the stored body of " + e.id + " is not a JSON object"
 }
 
 // Item is a Provena registry item: RecordInfo, the domain info, and the history (newest

@@ -215,8 +215,16 @@ def test_registry_reads(server, world, registered):
     run_id = ProvLodgeModelRunResult.parse_obj(registered[1].result).record.id
     general = run(c.registry.general_fetch_item(run_id)).item
     assert general["item_subtype"] == "MODEL_RUN" and ItemModelRun.parse_obj(general).id == run_id
-    listed = run(c.registry.model_run.list_items(GeneralListRequest(page_size=50)))
-    assert all(isinstance(i, ItemModelRun) for i in listed.items) and listed.items
+    # Newest first, as Provena lists; the shared database may hold others' runs, so page on.
+    found, key = False, None
+    for _ in range(20):
+        listed = run(c.registry.model_run.list_items(GeneralListRequest(page_size=10, pagination_key=key)))
+        assert listed.items and all(isinstance(i, ItemModelRun) for i in listed.items)
+        found = found or run_id in [i.id for i in listed.items]
+        key = listed.pagination_key
+        if found or not key:
+            break
+    assert found
     with pytest.raises(Exception):
         run(c.registry.person.fetch(world["person"][:-5] + "ZZZZZ"))
 
