@@ -1,10 +1,12 @@
 package provena
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"provgraph"
 	"provgraph/lineage"
 	"provgraph/registry"
+	"provgraph/runs"
 )
 
 func TestGraphOfTranslatesKindsAndDropsInternalNodes(t *testing.T) {
@@ -177,5 +180,57 @@ func TestSessionIDIsUUID4(t *testing.T) {
 	id := sessionID()
 	if len(id) != 36 || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) || id == sessionID() {
 		t.Fatalf("session id %q", id)
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	tmpl := CSVTemplate{ID: "p/wf", Inputs: []CSVSlot{{TemplateID: "p/tin", Name: "forcing", Resources: []string{"data"}}, {TemplateID: "p/topt", Name: "extra", Optional: true}},
+		Outputs: []CSVSlot{{TemplateID: "p/tout", Name: "out"}}, Annotations: []string{"scenario", "notes"}}
+	rec := json.RawMessage(`{"workflow_template_id":"p/wf","display_name":"r, one","description":"d","associations":{"modeller_id":"p/ada"},
+		"start_time":1735689600,"end_time":1735693200,"inputs":[{"dataset_template_id":"p/tin","dataset_id":"p/d1","resources":{"data":"in.nc"}}],
+		"outputs":[{"dataset_template_id":"p/tout","dataset_id":"p/d2"}],"annotations":{"scenario":"ssp245"}}`)
+	job := runs.ProvenaJob{SessionID: "s1", Status: "SUCCEEDED", Result: json.RawMessage(`{"record":{"id":"p/run"}}`)}
+	row, err := tmpl.Row(rec, &job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := tmpl.Header()
+	if header[0] != "_workflow template id p/wf" || row[6] != "2025-01-01 00:00:00+00:00" || row[len(row)-2] != "p/run" || row[len(row)-4] != "s1" {
+		t.Fatalf("header %q row %q", header, row)
+	}
+	var b strings.Builder
+	cw := csv.NewWriter(&b)
+	cw.Write(append(header, "extra col"))
+	cw.Write(append(row, "x"))
+	job2 := slices.Clone(row)
+	job2[len(job2)-4] = ""
+	cw.Write(append(job2, "x"))
+	cw.Flush()
+	conv, err := ParseCSV([]byte(b.String()), func(id string) (CSVTemplate, error) {
+		if id != "p/wf" {
+			t.Fatalf("template %q", id)
+		}
+		return tmpl, nil
+	}, func(j string) bool { return j == "s1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(conv.Existing, []string{"s1"}) || len(conv.New) != 1 || !reflect.DeepEqual(conv.Warnings, []string{"Extra column with header 'extra col' provided, ignoring"}) {
+		t.Fatalf("converted %+v", conv)
+	}
+	got, _ := json.Marshal(conv.New[0])
+	want := `{"annotations":{"scenario":"ssp245"},"associations":{"modeller_id":"p/ada"},"description":"d","display_name":"r, one","end_time":1735693200,` +
+		`"inputs":[{"dataset_id":"p/d1","dataset_template_id":"p/tin","dataset_type":"DATA_STORE","resources":{"data":"in.nc"}}],` +
+		`"outputs":[{"dataset_id":"p/d2","dataset_template_id":"p/tout","dataset_type":"DATA_STORE"}],"start_time":1735689600,"workflow_template_id":"p/wf"}`
+	if string(got) != want {
+		t.Fatalf("record\n%s\nwant\n%s", got, want)
+	}
+	// A required dataset missing, a bad time and a foreign header are 400s naming them.
+	for _, bad := range []string{
+		strings.Replace(b.String(), "p/d2", "", 1), strings.Replace(b.String(), "2025-01-01 00:00:00+00:00", "yesterday", 1), "display name\nx\n",
+	} {
+		if _, err := ParseCSV([]byte(bad), func(string) (CSVTemplate, error) { return tmpl, nil }, func(string) bool { return false }); provgraph.ErrorCode(err) != provgraph.Invalid {
+			t.Errorf("accepted: %v", err)
+		}
 	}
 }

@@ -7,6 +7,8 @@ provena-interfaces' models; where it would fall back silently (a fetch's item is
 Union[Item…, SeededItem]), the tests check the specific model.
 """
 import asyncio
+import csv
+import io
 import json
 import secrets
 import urllib.error
@@ -180,6 +182,47 @@ def test_batch(server, world):
     assert "ZZZZZ" in failed.info and failed.result is None
     names = {ProvLodgeModelRunResult.parse_obj(j.result).record.record.display_name for j in jobs if j.result}
     assert names == {"batch a", "batch b"}
+    # The batch read back as CSV, with its jobs' states; read again, every row is a known job.
+    text = run(c.prov_api.regenerate_csv_from_model_run_batch(batch))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["display name"] for r in rows] == ["batch a", "coral run", "batch b"]
+    assert [r["_job_status"] for r in rows] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+    assert rows[0]["_model_run_record_id"] and not rows[1]["_model_run_record_id"] and "ZZZZZ" in rows[1]["_error_info"]
+    again = run(c.prov_api.convert_model_runs(text))
+    assert sorted(again.existing_records) == sorted(j.session_id for j in jobs) and not again.new_records
+
+
+def test_csv_round_trip(server, world):
+    c = client(server, "writer")
+    text = run(c.prov_api.generate_csv_template(world["workflow"]))
+    header = next(csv.reader(io.StringIO(text)))
+    assert header[0] == "_workflow template id " + world["workflow"]
+    assert header[1:8] == ["display name", "description", "model version (optional)", "agent id", "study id",
+                           "execution start time (YYYY-MM-DD HH:MM:SS+HH:MM)", "execution end time (YYYY-MM-DD HH:MM:SS+HH:MM)"]
+    assert f"Input dataset id for template: forcing [template id: {world['tin']}]" in header
+    assert "Input resource: data" in header and "annotation: scenario" in header
+    assert header[-4:] == ["_job_id", "_job_status", "_model_run_record_id", "_error_info"]
+    want = [record(world, 0, 1, "csv one"), record(world, 2, 3, "csv two")]
+    want[1].study_id = None
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=header + ["my notes"])
+    w.writeheader()
+    for r in want:
+        w.writerow({"display name": r.display_name, "description": r.description, "model version (optional)": r.model_version,
+                    "agent id": r.associations.modeller_id, "study id": r.study_id or "",
+                    "execution start time (YYYY-MM-DD HH:MM:SS+HH:MM)": "2025-01-01 10:00:00+10:00",
+                    "execution end time (YYYY-MM-DD HH:MM:SS+HH:MM)": "2025-01-01 11:00:00+10:00",
+                    f"Input dataset id for template: forcing [template id: {world['tin']}]": r.inputs[0].dataset_id,
+                    "Input resource: data": "in.nc", "Output resource: data": "out.nc",
+                    f"Output dataset id for template: output [template id: {world['tout']}]": r.outputs[0].dataset_id,
+                    "annotation: scenario": "ssp245", "my notes": "ignored"})
+    conv = run(c.prov_api.convert_model_runs(out.getvalue()))
+    assert conv.existing_records == [] and conv.warnings == ["Extra column with header 'my notes' provided, ignoring"]
+    for r in want:
+        r.associations.requesting_organisation_id = None  # the CSV has no organisation column
+    assert conv.new_records == want
+    with pytest.raises(BadRequestException):
+        run(c.prov_api.convert_model_runs("display name,description\nx,y\n"))
 
 
 def test_update_and_registry_history(server, world, registered):
