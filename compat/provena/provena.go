@@ -77,6 +77,7 @@ func API(c Config) compat.API {
 		{Method: "GET", Path: "/bulk/generate_template/csv", Role: auth.Reader, Summary: "The CSV header for runs of a workflow template.", Handler: a.generateTemplate},
 		{Method: "POST", Path: "/bulk/convert_model_runs/csv", Role: auth.Reader, Transfer: true, Summary: "Read a CSV of model runs into records (registers nothing).", Handler: a.convert},
 		{Method: "GET", Path: "/bulk/regenerate_from_batch/csv", Role: auth.Reader, Summary: "A batch the caller submitted, as CSV with its jobs' states.", Handler: a.regenerate},
+		{Method: "POST", Path: "/explore/generate/report", Role: auth.Reader, Summary: "A Word study close-out report of a study or model run.", Handler: a.report},
 		{Method: "GET", Path: "/jobs/user/fetch", Role: auth.Reader, Summary: "One of the caller's jobs.", Handler: a.fetchJob},
 		{Method: "POST", Path: "/jobs/user/list", Role: auth.Reader, Summary: "The caller's jobs, newest first.", Handler: a.listJobs(false)},
 		{Method: "POST", Path: "/jobs/user/list_batch", Role: auth.Reader, Summary: "The caller's jobs of one batch.", Handler: a.listJobs(true)},

@@ -1,8 +1,12 @@
 package provena
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -231,6 +235,46 @@ func TestCSVRoundTrip(t *testing.T) {
 	} {
 		if _, err := ParseCSV([]byte(bad), func(string) (CSVTemplate, error) { return tmpl, nil }, func(string) bool { return false }); provgraph.ErrorCode(err) != provgraph.Invalid {
 			t.Errorf("accepted: %v", err)
+		}
+	}
+}
+
+func TestDocIsAWordPackage(t *testing.T) {
+	var d Doc
+	d.Heading(0, "Study Close Out Report")
+	d.Para(`a <b> & "c"`)
+	d.Table([][]string{{"Dataset", "Name"}, {"p/d1", "forcing & more"}})
+	b, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil || !bytes.HasPrefix(b, []byte("PK\x03\x04")) {
+		t.Fatalf("not a zip: %v", err)
+	}
+	names := map[string]bool{}
+	for _, f := range z.File {
+		names[f.Name] = true
+		r, _ := f.Open()
+		dec := xml.NewDecoder(r)
+		for {
+			if _, err := dec.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s is not well-formed XML: %v", f.Name, err)
+			}
+		}
+		if f.Name == "word/document.xml" {
+			r, _ := f.Open()
+			body, _ := io.ReadAll(r)
+			if !strings.Contains(string(body), "a &lt;b&gt; &amp; &#34;c&#34;") || !strings.Contains(string(body), "forcing &amp; more") {
+				t.Fatalf("text not escaped: %s", body)
+			}
+		}
+	}
+	for _, n := range []string{"[Content_Types].xml", "_rels/.rels", "word/document.xml", "word/styles.xml", "word/_rels/document.xml.rels"} {
+		if !names[n] {
+			t.Errorf("no %s", n)
 		}
 	}
 }

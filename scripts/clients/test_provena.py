@@ -21,7 +21,7 @@ from provenaclient.utils.config import APIOverrides
 from provenaclient.utils.exceptions import AuthException, BadRequestException, NotFoundException
 from ProvenaInterfaces.AsyncJobAPI import ListByBatchRequest, ListJobsRequest
 from ProvenaInterfaces.AsyncJobModels import ProvLodgeBatchSubmitResult, ProvLodgeModelRunResult, ProvLodgeUpdateResult
-from ProvenaInterfaces.ProvenanceAPI import RegisterBatchModelRunRequest
+from ProvenaInterfaces.ProvenanceAPI import GenerateReportRequest, RegisterBatchModelRunRequest
 from ProvenaInterfaces.ProvenanceModels import AssociationInfo, ModelRunRecord, TemplatedDataset
 from ProvenaInterfaces.RegistryAPI import GeneralListRequest
 from ProvenaInterfaces.RegistryModels import (ItemDatasetTemplate, ItemModel, ItemModelRun, ItemModelRunWorkflowTemplate,
@@ -312,3 +312,19 @@ def test_errors_are_fastapi_shaped(server, world):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=30)
     assert e.value.code == 422 and isinstance(json.loads(e.value.read())["detail"], list)
+
+
+def test_report_is_a_docx(server, world, registered, tmp_path):
+    import docx
+    c = client(server, "reader")
+    run_id = ProvLodgeModelRunResult.parse_obj(registered[1].result).record.id
+    run(c.prov_api.generate_report(GenerateReportRequest(id=world["study"], item_subtype="STUDY", depth=2), str(tmp_path) + "/"))
+    path = tmp_path / (world["study"].replace("/", "_") + " - Study Close Out Report.docx")
+    d = docx.Document(str(path))
+    text = "\n".join(p.text for p in d.paragraphs)
+    cells = " ".join(cell.text for t in d.tables for row in t.rows for cell in row.cells)
+    assert "Study Close Out Report" in text and "Reef study " + world["tag"] in text
+    assert "Model run: coral run" in text and run_id in cells
+    assert world["datasets"][0] in cells and world["datasets"][1] in cells  # its input and output
+    with pytest.raises(BadRequestException):
+        run(c.prov_api.generate_report(GenerateReportRequest(id=world["datasets"][0], item_subtype="STUDY", depth=1), str(tmp_path) + "/"))
