@@ -52,6 +52,8 @@ type Config struct {
 	Lineage   Lineage
 	Jobs      runs.ProvenaJobs
 	Now       func() time.Time
+	// Settings are what the admin config route reports (never a secret).
+	Settings []Setting
 }
 
 type api struct{ Config }
@@ -78,6 +80,11 @@ func API(c Config) compat.API {
 		{Method: "POST", Path: "/bulk/convert_model_runs/csv", Role: auth.Reader, Transfer: true, Summary: "Read a CSV of model runs into records (registers nothing).", Handler: a.convert},
 		{Method: "GET", Path: "/bulk/regenerate_from_batch/csv", Role: auth.Reader, Summary: "A batch the caller submitted, as CSV with its jobs' states.", Handler: a.regenerate},
 		{Method: "POST", Path: "/explore/generate/report", Role: auth.Reader, Summary: "A Word study close-out report of a study or model run.", Handler: a.report},
+		{Method: "GET", Path: "/admin/config", Role: auth.Admin, Summary: "The settings the Provena routes run on.", Handler: a.config},
+		{Method: "POST", Path: "/admin/store_record", Role: auth.Admin, Summary: "Re-lodge a model run from an ItemModelRun.", Handler: a.storeRecord},
+		{Method: "POST", Path: "/admin/store_records", Role: auth.Admin, Transfer: true, Summary: "Re-lodge model runs from ItemModelRuns.", Handler: a.storeRecords},
+		{Method: "POST", Path: "/admin/store_all_registry_records", Role: auth.Admin, Transfer: true, Summary: "Re-lodge every model run from its own record.", Handler: a.storeAll},
+		{Method: "GET", Path: "/registry/items/fetch-dataset", Role: auth.Reader, Summary: "Provena's data store: not kept by provgraph.", Handler: a.fetchDataset},
 		{Method: "GET", Path: "/jobs/user/fetch", Role: auth.Reader, Summary: "One of the caller's jobs.", Handler: a.fetchJob},
 		{Method: "POST", Path: "/jobs/user/list", Role: auth.Reader, Summary: "The caller's jobs, newest first.", Handler: a.listJobs(false)},
 		{Method: "POST", Path: "/jobs/user/list_batch", Role: auth.Reader, Summary: "The caller's jobs of one batch.", Handler: a.listJobs(true)},

@@ -225,3 +225,18 @@ func (a *api) registryDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, r, http.StatusOK, map[string]any{"status": statusOK("deleted " + id)})
 }
+
+// fetchDataset answers the data store's dataset fetch honestly: provgraph keeps no data
+// store, and Provena's ItemDataset (collection format, S3 location, approvals, release
+// status) cannot be filled from a provgraph dataset without inventing values. The answer
+// is Provena's own failure shape, naming where the dataset's record is.
+func (a *api) fetchDataset(w http.ResponseWriter, r *http.Request) {
+	id, err := oneParam(r, "handle_id")
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	msg := fmt.Sprintf("provgraph keeps no Provena data store, so it has no ItemDataset for %s (no S3 location, approvals or release status); "+
+		"its dataset record is GET /api/v1/datasets/%s", id, id)
+	writeJSON(w, r, http.StatusOK, map[string]any{"status": map[string]any{"success": false, "details": msg}})
+}

@@ -328,3 +328,31 @@ def test_report_is_a_docx(server, world, registered, tmp_path):
     assert world["datasets"][0] in cells and world["datasets"][1] in cells  # its input and output
     with pytest.raises(BadRequestException):
         run(c.prov_api.generate_report(GenerateReportRequest(id=world["datasets"][0], item_subtype="STUDY", depth=1), str(tmp_path) + "/"))
+
+
+def test_admin_relodge_and_config(server, world):
+    c, admin = client(server, "writer"), client(server, "admin")
+    res = run(c.prov_api.register_model_run(record(world, 3, 4, "to re-lodge")))
+    run_id = ProvLodgeModelRunResult.parse_obj(run(c.job_api.await_successful_job_completion(res.session_id)).result).record.id
+    item = run(c.registry.model_run.fetch(run_id)).item
+    item.record.description = "re-lodged description"
+    assert run(admin.prov_api.admin.store_record(item)).status.success
+    again = run(c.registry.model_run.fetch(run_id)).item
+    assert again.record.description == "re-lodged description" and len(again.history) == 2
+    assert max(again.history, key=lambda h: h.id).reason == "re-lodged through Provena's admin store_record"
+    assert run(admin.prov_api.admin.store_multiple_records([again])).status.success
+    assert len(run(c.registry.model_run.fetch(run_id)).item.history) == 3
+    with pytest.raises(Exception):  # admins only
+        run(c.prov_api.admin.store_record(item))
+    bad = again.copy(deep=True)
+    bad.record.inputs[0].dataset_id = world["datasets"][0][:-5] + "ZZZZZ"
+    with pytest.raises(BadRequestException):
+        run(admin.prov_api.admin.store_record(bad))
+    text = run(admin.prov_api.admin.generate_config_file(required_only=True))
+    assert "PROVGRAPH_ID_PREFIX=" + server.env["PROVGRAPH_ID_PREFIX"] in text and "PASSWORD" not in text
+
+
+def test_datastore_fetch_says_why_not(server, world):
+    with pytest.raises(Exception) as e:
+        run(client(server, "reader").datastore.fetch_dataset(world["datasets"][0]))
+    assert "no Provena data store" in str(e.value)
