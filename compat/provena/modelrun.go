@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"provgraph"
 	"provgraph/compat"
@@ -195,9 +196,12 @@ func (a *api) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var missing []map[string]any
-	for name, empty := range map[string]bool{"model_run_id": req.ID == "", "reason": req.Reason == "", "record": req.Record == nil} {
-		if empty {
-			missing = append(missing, map[string]any{"loc": []any{"body", name}, "msg": "field required", "type": "value_error.missing"})
+	for _, f := range []struct {
+		name  string
+		empty bool
+	}{{"model_run_id", req.ID == ""}, {"reason", req.Reason == ""}, {"record", req.Record == nil}} {
+		if f.empty {
+			missing = append(missing, map[string]any{"loc": []any{"body", f.name}, "msg": "field required", "type": "value_error.missing"})
 		}
 	}
 	if len(missing) > 0 {
@@ -292,7 +296,12 @@ func (a *api) explore(dir lineage.Direction, kinds []string, agents bool, defDep
 			Fail(w, r, err)
 			return
 		}
-		depth, err := Depth(r.URL.Query().Get("depth"), defDepth)
+		raw := r.URL.Query().Get("depth")
+		if _, err := strconv.Atoi(raw); raw != "" && err != nil {
+			Fail(w, r, &schemaError{[]map[string]any{{"loc": []any{"query", "depth"}, "msg": "value is not a valid integer", "type": "type_error.integer"}}})
+			return
+		}
+		depth, err := Depth(raw, defDepth)
 		if err != nil {
 			Fail(w, r, detail(provgraph.Invalid, 400, "%s", err.Error()))
 			return
