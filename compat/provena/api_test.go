@@ -12,6 +12,7 @@ import (
 	"provgraph"
 	"provgraph/auth"
 	"provgraph/lineage"
+	"provgraph/registry"
 	"provgraph/runs"
 )
 
@@ -151,5 +152,85 @@ func TestRegisterShapeErrorsAre422(t *testing.T) {
 	bad := `{"workflow_template_id":"x","inputs":[{"dataset_template_id":"t","dataset_id":"d","dataset_type":"S3"}],"outputs":[],"display_name":"n","description":"d","associations":{"modeller_id":"m"},"start_time":1,"end_time":2}`
 	if code, body := call(t, reg, "ada", "POST", "/model_run/register", bad); code != 400 || !strings.Contains(body["detail"].(string), "dataset_type") {
 		t.Fatalf("a wrong dataset_type: %d %v", code, body)
+	}
+}
+
+// fakeRuns records re-lodges; fakeRegistry holds current model runs.
+type fakeRuns struct{ updated []string }
+
+func (f *fakeRuns) Register(context.Context, []byte, registry.Actor, string) (registry.Record, error) {
+	return registry.Record{}, nil
+}
+
+func (f *fakeRuns) RegisterBatch(context.Context, [][]byte, registry.Actor, string, runs.Mode) ([]runs.Result, error) {
+	return nil, nil
+}
+
+func (f *fakeRuns) Update(_ context.Context, id string, raw []byte, _ registry.Actor, reason string) (registry.Record, error) {
+	if reason != relodgeReason || !json.Valid(raw) || strings.Contains(string(raw), "dataset_type") {
+		return registry.Record{}, provgraph.Errorf(provgraph.Invalid, "update of %s with %q: %s", id, reason, raw)
+	}
+	f.updated = append(f.updated, id)
+	return registry.Record{ID: id}, nil
+}
+
+type fakeRegistry struct{ recs []registry.Record }
+
+func (f *fakeRegistry) Get(_ context.Context, _ registry.Kind, id string, _ int, _ registry.Viewer) (registry.Record, error) {
+	for _, r := range f.recs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return registry.Record{}, registry.ErrNotFound("model-run", id)
+}
+
+func (f *fakeRegistry) History(context.Context, registry.Kind, string, registry.Viewer) ([]registry.Record, error) {
+	return nil, nil
+}
+
+func (f *fakeRegistry) List(_ context.Context, q registry.ListQuery) (registry.Page, error) {
+	// One record a page, so that paging is followed.
+	i := 0
+	if q.After != nil {
+		for j, r := range f.recs {
+			if r.ID == q.After.ID {
+				i = j + 1
+			}
+		}
+	}
+	if i >= len(f.recs) {
+		return registry.Page{}, nil
+	}
+	p := registry.Page{Records: f.recs[i : i+1]}
+	if i+1 < len(f.recs) {
+		p.NextPageToken = q.NextToken(f.recs[i])
+	}
+	return p, nil
+}
+
+func (f *fakeRegistry) Delete(context.Context, registry.Kind, string, registry.Actor, string) error {
+	return nil
+}
+
+func TestStoreAllRelodgesEveryRun(t *testing.T) {
+	rec := func(id string) registry.Record {
+		return registry.Record{ID: id, Record: json.RawMessage(`{"workflow_template_id":"p/wf","inputs":[{"dataset_template_id":"p/t","dataset_id":"p/d"}],` +
+			`"outputs":[],"display_name":"r","description":"d","associations":{"modeller_id":"p/m"},"start_time":"2025-01-01T00:00:00Z","end_time":1735693200}`)}
+	}
+	ids := []string{"p/01JAAAAAAAAAAAAAAAAAAAAAA1", "p/01JAAAAAAAAAAAAAAAAAAAAAA2", "p/01JAAAAAAAAAAAAAAAAAAAAAA3"}
+	reg := &fakeRegistry{recs: []registry.Record{rec(ids[0]), rec(ids[1]), rec(ids[2])}}
+	mr := &fakeRuns{}
+	a := &api{Config{ModelRuns: mr, Registry: reg, Now: time.Now}}
+	code, body := call(t, route(a, "/admin/store_all_registry_records"), "admin", "POST", "/admin/store_all_registry_records", "")
+	if code != 200 || strings.Join(mr.updated, ",") != strings.Join(ids, ",") {
+		t.Fatalf("store all: %d %v, re-lodged %v", code, body, mr.updated)
+	}
+	mr.updated = nil
+	items, _ := json.Marshal([]map[string]any{{"id": ids[1], "item_subtype": "MODEL_RUN", "record": json.RawMessage(rec(ids[1]).Record)},
+		{"id": "not-ours", "record": json.RawMessage(rec(ids[1]).Record)}})
+	code, body = call(t, route(a, "/admin/store_records"), "admin", "POST", "/admin/store_records", string(items))
+	if code != 400 || len(mr.updated) != 1 || !strings.Contains(body["detail"].(string), "record 1") {
+		t.Fatalf("store records with a foreign id: %d %v, re-lodged %v", code, body, mr.updated)
 	}
 }

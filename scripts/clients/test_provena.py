@@ -160,6 +160,9 @@ def test_lineage_subtypes(server, world, registered):
     assert inp in nodes(run(c.prov_api.get_contributing_datasets(out)).graph)
     assert out in nodes(run(c.prov_api.get_effected_datasets(inp)).graph)
     assert nodes(run(c.prov_api.get_contributing_agents(out)).graph).get(world["person"]) == "PERSON"
+    effected = nodes(run(c.prov_api.get_effected_agents(inp)).graph)
+    effected.pop(inp)  # the start of the walk
+    assert set(effected.values()) <= {"PERSON", "ORGANISATION"} and world["person"] in effected
     with pytest.raises(NotFoundException):
         run(c.prov_api.explore_upstream(world["datasets"][0][:-5] + "ZZZZZ"))
     with pytest.raises(BadRequestException):
@@ -326,6 +329,9 @@ def test_report_is_a_docx(server, world, registered, tmp_path):
     assert "Study Close Out Report" in text and "Reef study " + world["tag"] in text
     assert "Model run: coral run" in text and run_id in cells
     assert world["datasets"][0] in cells and world["datasets"][1] in cells  # its input and output
+    run(c.prov_api.generate_report(GenerateReportRequest(id=run_id, item_subtype="MODEL_RUN", depth=1), str(tmp_path) + "/"))
+    one = docx.Document(str(tmp_path / (run_id.replace("/", "_") + " - Study Close Out Report.docx")))
+    assert any(p.text == "Model run: coral run" for p in one.paragraphs)
     with pytest.raises(BadRequestException):
         run(c.prov_api.generate_report(GenerateReportRequest(id=world["datasets"][0], item_subtype="STUDY", depth=1), str(tmp_path) + "/"))
 
