@@ -164,7 +164,7 @@ func (a *api) report(w http.ResponseWriter, r *http.Request) {
 				runIDs = append(runIDs, n.ID)
 			}
 		}
-		if len(runIDs) > maxReportRuns {
+		if len(runIDs) > maxReportRuns || res.Truncated {
 			Fail(w, r, detail(provgraph.Invalid, 400, "study %s has more than %d model runs; ask for a report per model run", req.ID, maxReportRuns))
 			return
 		}
