@@ -36,7 +36,22 @@ func flatRecord(raw []byte, at []any) ([]byte, error) {
 	if len(errs) > 0 {
 		return nil, provgraph.InvalidFields("the model run record is not valid", errs)
 	}
-	return flat, nil
+	return dropEmptyVersion(flat), nil
+}
+
+// dropEmptyVersion removes a model_version of "": Provena takes it as no version, and
+// provgraph's schema wants a version to say something.
+func dropEmptyVersion(flat []byte) []byte {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(flat, &doc) != nil || string(doc["model_version"]) != `""` {
+		return flat
+	}
+	delete(doc, "model_version")
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return flat
+	}
+	return out
 }
 
 // recordInfo is Provena's ProvenanceRecordInfo of a stored run.

@@ -278,3 +278,13 @@ func TestDocIsAWordPackage(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyModelVersionIsNoVersion(t *testing.T) {
+	got := string(dropEmptyVersion([]byte(`{"model_version":"","display_name":"r"}`)))
+	if got != `{"display_name":"r"}` {
+		t.Fatalf("got %s", got)
+	}
+	if keep := `{"model_version":"1.0"}`; string(dropEmptyVersion([]byte(keep))) != keep {
+		t.Fatal("a version was dropped")
+	}
+}
