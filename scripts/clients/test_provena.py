@@ -310,6 +310,14 @@ def test_errors_are_fastapi_shaped(server, world):
     bad.associations.modeller_id = world["person"][:-5] + "ZZZZZ"
     with pytest.raises(BadRequestException):
         run(c.prov_api.register_model_run(bad))
+    spaced = record(world, 0, 1)
+    spaced.annotations = {"scenario": "ssp245", "run notes": "x"}  # Provena allows spaces; no template can declare one here
+    with pytest.raises(BadRequestException):
+        run(c.prov_api.register_model_run(spaced))
+    unversioned = record(world, 0, 1, "no version")
+    unversioned.model_version = ""
+    job = run(c.job_api.await_successful_job_completion(run(c.prov_api.register_model_run(unversioned)).session_id))
+    assert ProvLodgeModelRunResult.parse_obj(job.result).record.record.model_version is None
     req = urllib.request.Request(server.url + "/model_run/register", data=b'{"display_name": 3}', method="POST",
                                  headers={"Authorization": "Bearer " + server.token("writer"), "Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as e:
