@@ -5,7 +5,7 @@ GO ?= go
 NEO4J := scripts/neo4j/neo4j.sh
 PKGS := ./...
 
-.PHONY: run test build chromium neo4j neo4j-stop vet fuzz judges clients clean demo bench lineage-bench faults
+.PHONY: run test build chromium neo4j neo4j-stop vet fuzz fuzz-api judges clients clean demo bench lineage-bench faults
 
 build:
 	@mkdir -p bin
@@ -33,7 +33,9 @@ $(VENV)/.installed: scripts/judges/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/judges/requirements.txt
 	@touch $@
 
+# The Schemathesis judge starts a private Neo4j: the launcher is built first.
 judges: build $(VENV)/.installed
+	@scripts/neo4j/neo4j.sh build
 	$(VENV)/bin/pytest -q scripts/judges
 
 # The foreign APIs' real clients (KFP, TES, …) drive a live server.
@@ -49,15 +51,23 @@ $(PROVENA_VENV)/.installed: scripts/clients/requirements-provena.txt
 	$(PROVENA_VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements-provena.txt
 	@touch $@
 
-clients: build $(VENV)/.clients $(PROVENA_VENV)/.installed
-	$(VENV)/bin/pytest -q scripts/clients --ignore=scripts/clients/test_provena.py
+# Azure ML's SDK pins packages below the judges' own: it has a virtualenv of its own.
+AZUREML_VENV := .venv-azureml
+$(AZUREML_VENV)/.installed: scripts/clients/requirements-azureml.txt
+	python3 -m venv $(AZUREML_VENV)
+	$(AZUREML_VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements-azureml.txt
+	@touch $@
+
+clients: build $(VENV)/.clients $(PROVENA_VENV)/.installed $(AZUREML_VENV)/.installed
+	$(VENV)/bin/pytest -q scripts/clients --ignore=scripts/clients/test_provena.py --ignore=scripts/clients/test_azureml.py
 	$(PROVENA_VENV)/bin/pytest -q -p no:cacheprovider scripts/clients/test_provena.py
+	$(AZUREML_VENV)/bin/pytest -q -p no:warnings scripts/clients/test_azureml.py
 
 # The lineage page is tested in headless Chromium.
 chromium:
 	@[ -n "$$PROVGRAPH_CHROMIUM" ] || scripts/chromium.sh
 
-test: neo4j vet $(VENV)/.installed $(VENV)/.clients $(PROVENA_VENV)/.installed chromium
+test: neo4j vet $(VENV)/.installed $(VENV)/.clients $(PROVENA_VENV)/.installed $(AZUREML_VENV)/.installed chromium
 	PROVGRAPH_REQUIRE_JUDGES=1 PROVGRAPH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory judges
 	@$(MAKE) --no-print-directory clients
@@ -71,6 +81,13 @@ fuzz:
 	  echo "fuzz $$pkg $$target"; \
 	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# A longer Schemathesis run than the one `make test` makes (scripts/judges/fuzz_api.py):
+# FUZZAPIFLAGS, e.g. FUZZAPIFLAGS='--examples 500 --max-time 3600 --seed 7'.
+FUZZAPIFLAGS ?= --examples 100 --max-time 900
+fuzz-api: build $(VENV)/.installed
+	@scripts/neo4j/neo4j.sh build
+	$(VENV)/bin/python scripts/judges/fuzz_api.py $(FUZZAPIFLAGS)
 
 clean:
 	rm -rf bin scripts/neo4j/target $(VENV)

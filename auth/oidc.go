@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -32,6 +33,10 @@ type OIDCConfig struct {
 	JWKSURL    string   // the issuer's public keys
 	Algorithms []string // default RS256, ES256; asymmetric algorithms only
 	RolesClaim string   // default "roles"; a dotted path reaches into objects
+	// RoleMap maps the roles claim's values to roles, exactly (case matters), e.g.
+	// Provena's Keycloak {"entity-registry-read": Reader, …}; values it does not name
+	// grant nothing. Empty: the values reader, writer and admin, in any case.
+	RoleMap map[string]Role
 	// GroupsClaim (default "groups", same form) opens records restricted to its groups.
 	GroupsClaim string
 	Leeway      time.Duration // clock skew allowed on exp, nbf and iat; default 30s
@@ -125,6 +130,11 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "roles"
 	}
+	for name, r := range cfg.RoleMap {
+		if rank[r] == 0 || !validRoleName(name) {
+			return nil, invalid("the role map's %q=%q is not a claim value mapped to reader, writer or admin", name, r)
+		}
+	}
 	if cfg.Leeway < 0 {
 		return nil, invalid("the leeway must not be negative")
 	}
@@ -191,7 +201,7 @@ func (o *OIDC) Authenticate(ctx context.Context, bearer string) (Principal, erro
 			break
 		}
 	}
-	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(claim(claims, o.cfg.RolesClaim)),
+	return Principal{Subject: "oidc:" + sub, Name: name, Role: highestRole(claim(claims, o.cfg.RolesClaim), o.cfg.RoleMap),
 		Groups: groups(claim(claims, o.cfg.GroupsClaim))}, nil
 }
 
@@ -397,16 +407,54 @@ func groups(v any) []string {
 	return out
 }
 
-// highestRole picks the strongest known role in a string (space-separated names) or an
-// array of strings; unknown names are ignored.
-func highestRole(v any) Role {
+// highestRole picks the strongest role in a string (space-separated names) or an array
+// of strings, each name read through roleMap (when empty, the role names themselves, in
+// any case); unknown names are ignored.
+func highestRole(v any, roleMap map[string]Role) Role {
 	var best Role
 	for _, n := range names(v) {
-		if r := Role(strings.ToLower(n)); rank[r] > rank[best] {
+		r := Role(strings.ToLower(n))
+		if len(roleMap) > 0 {
+			r = roleMap[n]
+		}
+		if rank[r] > rank[best] {
 			best = r
 		}
 	}
 	return best
+}
+
+// validRoleName is a claim value a role map may name: no spaces (a claim may be a
+// space-separated string), no ',' or '=' (the map's own separators), at most 255 bytes.
+func validRoleName(s string) bool {
+	return s != "" && len(s) <= 255 && !strings.ContainsAny(s, ",=") && strings.IndexFunc(s, unicode.IsSpace) < 0
+}
+
+// ParseRoleMap reads a role map written as comma-separated claim=role pairs, e.g.
+// "entity-registry-read=reader,entity-registry-write=writer,entity-registry-admin=admin".
+// Empty is no map. A malformed pair, an unknown role or a claim value named twice is
+// an invalid error naming it.
+func ParseRoleMap(s string) (map[string]Role, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]Role{}
+	for pair := range strings.SplitSeq(s, ",") {
+		name, role, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		name = strings.TrimSpace(name)
+		if !ok || !validRoleName(name) {
+			return nil, roleMapError("%q is not claim-value=role (a claim value has no spaces, ',' or '=')", strings.TrimSpace(pair))
+		}
+		r, err := ParseRole(role)
+		if err != nil {
+			return nil, roleMapError("%q maps to %q, which is not reader, writer or admin", name, strings.TrimSpace(role))
+		}
+		if _, dup := out[name]; dup {
+			return nil, roleMapError("%q is mapped twice", name)
+		}
+		out[name] = r
+	}
+	return out, nil
 }
 
 // names reads a claim of names: a string of space-separated names or an array of strings.
@@ -423,4 +471,8 @@ func names(v any) []string {
 		}
 	}
 	return out
+}
+
+func roleMapError(format string, args ...any) error {
+	return provgraph.Errorf(provgraph.Invalid, "role map: "+format, args...)
 }

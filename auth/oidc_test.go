@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -499,6 +500,84 @@ func TestOIDCKeepsKeysWhenIssuerFails(t *testing.T) {
 	}
 }
 
+// A Provena Keycloak token: the roles are entity-registry-read|write|admin in
+// realm_access.roles, mapped to reader, writer and admin by a role map; with a map, only
+// the names it maps count (exactly, case and all).
+func TestOIDCRoleMap(t *testing.T) {
+	k := keys()
+	is := newTestIssuer(t)
+	provena := must(ParseRoleMap("entity-registry-read=reader,entity-registry-write=writer,entity-registry-admin=admin"))
+	realm := func(roles ...string) map[string]any {
+		return claims(set("realm_access", map[string]any{"roles": roles}), del("roles"))
+	}
+	tests := []struct {
+		name    string
+		roleMap map[string]Role
+		claims  map[string]any
+		want    Role
+	}{
+		{name: "read", roleMap: provena, claims: realm("offline_access", "uma_authorization", "entity-registry-read"), want: Reader},
+		{name: "write", roleMap: provena, claims: realm("entity-registry-read", "entity-registry-write"), want: Writer},
+		{name: "admin", roleMap: provena, claims: realm("entity-registry-admin", "entity-registry-read"), want: Admin},
+		{name: "Provena's other roles grant nothing", roleMap: provena, claims: realm("offline_access", "handle-service-read"), want: ""},
+		{name: "the plain names grant nothing with a map", roleMap: provena, claims: realm("admin", "writer"), want: ""},
+		{name: "exact case", roleMap: provena, claims: realm("Entity-Registry-Admin"), want: ""},
+		{name: "no map: Provena's names grant nothing", claims: realm("entity-registry-admin"), want: ""},
+		{name: "no map: the plain names", claims: realm("writer"), want: Writer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := is.config()
+			cfg.RolesClaim = "realm_access.roles"
+			cfg.RoleMap = tt.roleMap
+			o := mustOIDC(t, cfg)
+			p, err := o.Authenticate(t.Context(), mint(hdr("RS256", "k1"), tt.claims, rs(k.rsa, crypto.SHA256)))
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if p.Role != tt.want {
+				t.Fatalf("role = %q, want %q", p.Role, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseRoleMap(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want map[string]Role
+		bad  bool
+	}{
+		{in: "", want: nil},
+		{in: "  ", want: nil},
+		{in: "entity-registry-read=reader, entity-registry-write = Writer ,entity-registry-admin=admin",
+			want: map[string]Role{"entity-registry-read": Reader, "entity-registry-write": Writer, "entity-registry-admin": Admin}},
+		{in: "https://example.org/roles/ops=admin", want: map[string]Role{"https://example.org/roles/ops": Admin}},
+		{in: "a=reader,b=reader", want: map[string]Role{"a": Reader, "b": Reader}},
+		{in: "entity-registry-read", bad: true},
+		{in: "=reader", bad: true},
+		{in: "a=root", bad: true},
+		{in: "a=", bad: true},
+		{in: "a=reader,a=admin", bad: true},
+		{in: "a b=reader", bad: true},
+		{in: "a=reader,", bad: true},
+		{in: "a=b=reader", bad: true},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseRoleMap(tt.in)
+			if tt.bad {
+				if provgraph.ErrorCode(err) != provgraph.Invalid {
+					t.Fatalf("accepted: %v %v", got, err)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(got, tt.want) {
+				t.Fatalf("got %v %v, want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestNewOIDC(t *testing.T) {
 	is := newTestIssuer(t)
 	octOnly := newTestIssuer(t)
@@ -523,6 +602,9 @@ func TestNewOIDC(t *testing.T) {
 		{name: "none", cfg: func(c *OIDCConfig) { c.Algorithms = []string{"none"} }, want: provgraph.Invalid},
 		{name: "unknown algorithm", cfg: func(c *OIDCConfig) { c.Algorithms = []string{"RS1"} }, want: provgraph.Invalid},
 		{name: "negative leeway", cfg: func(c *OIDCConfig) { c.Leeway = -time.Second }, want: provgraph.Invalid},
+		{name: "role map to an unknown role", cfg: func(c *OIDCConfig) { c.RoleMap = map[string]Role{"entity-registry-admin": "root"} }, want: provgraph.Invalid},
+		{name: "role map from a name with a space", cfg: func(c *OIDCConfig) { c.RoleMap = map[string]Role{"registry admin": Admin} }, want: provgraph.Invalid},
+		{name: "role map", cfg: func(c *OIDCConfig) { c.RoleMap = map[string]Role{"entity-registry-admin": Admin} }},
 		{name: "JWKS unreachable", cfg: func(c *OIDCConfig) { c.JWKSURL = down.URL }, want: provgraph.Unavailable},
 		{name: "JWKS not found", cfg: func(c *OIDCConfig) { c.JWKSURL = notFound.URL }, want: provgraph.Unavailable},
 		{name: "JWKS with only a symmetric key", cfg: func(c *OIDCConfig) { c.JWKSURL = octOnly.URL }, want: provgraph.Unavailable},

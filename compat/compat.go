@@ -35,6 +35,10 @@ type API struct {
 	// Fail answers an error, authentication and role failures included, in the
 	// protocol's own shape. provgraph errors carry the code to map.
 	Fail func(w http.ResponseWriter, r *http.Request, err error)
+	// TokenHeader names a header the protocol's client sends its token in instead of
+	// Authorization (flowserv's api_key). On this API's routes the server takes its value
+	// as the bearer token when the request has no Authorization header.
+	TokenHeader string
 }
 
 // Caller is the authenticated caller of a request on a route that is not public.

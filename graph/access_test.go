@@ -80,7 +80,7 @@ func TestRestrictedRecords(t *testing.T) {
 			check("its access list", found(err))
 			_, err = (&Provenance{DB: db}).Kind(t.Context(), d[1], v)
 			check("/id resolution", found(err))
-			page, err := svc.List(t.Context(), registry.ListQuery{Kind: datasets, SortField: "created_at", PageSize: 100, Viewer: v,
+			page, err := svc.List(t.Context(), registry.ListQuery{Kind: datasets, SortField: "created_at", Desc: true, PageSize: 100, Viewer: v, // newest first: a shared database holds many "d1"
 				Filters: map[string]string{}, NameContains: "d1"})
 			if err != nil {
 				t.Fatal(err)
@@ -108,7 +108,7 @@ func TestRestrictedRecords(t *testing.T) {
 			}
 			_, err = l.Walk(t.Context(), lineage.Query{ID: d[1], Direction: lineage.Both, Depth: 1, Limit: 10, Viewer: v})
 			check("walk from it", found(err))
-			path, err := l.Path(t.Context(), d[2], d[0], 10, v)
+			path, err := l.Path(t.Context(), d[2], d[0], 10, false, v)
 			if err != nil {
 				t.Fatal(err)
 			}

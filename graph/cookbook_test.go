@@ -144,8 +144,8 @@ func TestCookbook(t *testing.T) {
 
 // cookbookGraph is the fixture every recipe is asked about: a chain of four model runs of
 // one workflow, raw0 → run1 → mid → run2 (+ raw1) → final → run3 → report → run4 → late,
-// where run4 started before report was generated; a fifth run, deleted, whose output
-// orphan remains; a tracked run that used final, uploaded two artifacts and generated
+// where run4 started before report was generated; a fifth run, deleted, that had also
+// claimed final from mid; a dataset orphan nothing generated; a tracked run that used final, uploaded two artifacts and generated
 // trackedOut; one tracked run stuck past its lease and one within it; and a dataset
 // nobody used, updated twice.
 type cookbookGraph struct {
@@ -227,13 +227,15 @@ func cookbookFixture(t *testing.T) *cookbookGraph {
 	}
 	f.run1 = register("run1", []string{f.raw0}, f.mid, f.bob, f.agency, f.study, "1.0", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z")
 	f.run2 = register("run2", []string{f.mid, f.raw1}, f.final, f.ada, f.agency, "", "2.0", "2024-01-02T00:00:00Z", "2024-01-02T01:00:00Z")
-	f.run3 = register("run3", []string{f.final}, f.report, f.bob, "", f.study, "2.0", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z")
-	// Started two weeks before its input, report, was generated.
-	f.run4 = register("run4", []string{f.report}, f.late, f.bob, "", "", "1.0", "2024-02-15T00:00:00Z", "2024-03-02T00:00:00Z")
-	f.run5 = register("run5", []string{f.raw0}, f.orphan, f.ada, "", "", "", "2024-04-01T00:00:00Z", "2024-04-01T01:00:00Z")
+	// A mistaken second generator of final, deleted before anything used final: history,
+	// not lineage, so no recipe but the one about deletions may see it.
+	f.run5 = register("run5", []string{f.mid}, f.final, f.ada, f.org, f.study2, "2.0", "2024-04-01T00:00:00Z", "2024-04-01T01:00:00Z")
 	if err := svc.Delete(t.Context(), kind(t, "model-runs"), f.run5, f.curator, "wrong parameters"); err != nil {
 		t.Fatal(err)
 	}
+	f.run3 = register("run3", []string{f.final}, f.report, f.bob, "", f.study, "2.0", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z")
+	// Started two weeks before its input, report, was generated.
+	f.run4 = register("run4", []string{f.report}, f.late, f.bob, "", "", "1.0", "2024-02-15T00:00:00Z", "2024-03-02T00:00:00Z")
 
 	tracker := func(lease time.Duration) *runs.Runs {
 		return &runs.Runs{Store: &Runs{DB: MustDB(t), IDs: svc.IDs}, Schemas: svc.Schemas, IDs: svc.IDs, Now: time.Now,
@@ -337,7 +339,7 @@ func (f *cookbookGraph) cases() map[string]cookbookCase {
 		"Deleted records still referenced by current ones": {
 			params: map[string]any{"deleter": f.curator.Subject},
 			cols:   []string{"id", "relationship", "deleted", "deleted_kind"},
-			want:   []string{f.orphan + " WAS_GENERATED_BY " + f.run5 + " ModelRun"},
+			want:   []string{f.final + " WAS_GENERATED_BY " + f.run5 + " ModelRun"},
 		},
 		"Tracked runs stuck in RUNNING past their lease": {
 			params: map[string]any{"executor": f.exec.Subject, "now": f.now.Add(2 * time.Hour).Format(time.RFC3339)},

@@ -118,3 +118,98 @@ func mustWalk(t *testing.T, l *Lineage, id, params string) lineage.Result {
 	}
 	return res
 }
+
+// A deleted model run is history, not lineage: it is neither returned nor walked through
+// (so its inputs no longer reach its outputs), even through a superseded version of it,
+// unless include_invalidated asks for it; a deleted record asked about is not found.
+func TestLineageLeavesOutDeletedRuns(t *testing.T) {
+	mr, doc, d, _ := runFixture(t)
+	svc, _ := mustService(t)
+	runs := kind(t, "model-runs")
+	// gone: d0 → d1, deleted before anything used d1; kept: d1 → d2.
+	gone, err := mr.Register(t.Context(), []byte(doc(d[0], d[1])), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Delete(t.Context(), runs, gone.ID, actor, "wrong inputs"); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := mr.Register(t.Context(), []byte(doc(d[1], d[2])), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// edited: d0 → d3, updated (so a superseded version holds its first relationships),
+	// then deleted.
+	edited, err := mr.Register(t.Context(), []byte(doc(d[0], d[3])), actor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mr.Update(t.Context(), edited.ID, []byte(strings.Replace(doc(d[0], d[3]), `"description":"d"`, `"description":"fixed"`, 1)), actor, "fix"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Delete(t.Context(), runs, edited.ID, actor, "wrong model"); err != nil {
+		t.Fatal(err)
+	}
+	l := &Lineage{DB: MustDB(t)}
+	ids := func(res lineage.Result) []string {
+		out := []string{}
+		for _, n := range res.Nodes {
+			out = append(out, n.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name, id, params  string
+		want, wantMissing []string
+	}{
+		{"upstream of an output", d[2], "depth=6", []string{kept.ID, d[1]}, []string{gone.ID, d[0]}},
+		{"upstream of an output, versions", d[2], "depth=6&versions=true", []string{kept.ID, d[1]}, []string{gone.ID, d[0]}},
+		{"downstream of an input", d[0], "direction=downstream&depth=6", nil, []string{gone.ID, d[1], kept.ID, d[2], edited.ID, d[3]}},
+		{"through a superseded version", d[3], "depth=6", nil, []string{edited.ID, d[0]}},
+		{"through a superseded version, versions", d[3], "depth=6&versions=true", nil, []string{edited.ID, d[0]}},
+		{"both ways", d[1], "direction=both&depth=6", []string{kept.ID, d[2]}, []string{gone.ID, d[0]}},
+		{"contributing datasets", d[2], "depth=6&kinds=Dataset", []string{d[1]}, []string{d[0]}},
+		{"asked for", d[2], "depth=6&include_invalidated=true", []string{kept.ID, d[1], gone.ID, d[0]}, nil},
+		{"asked for, downstream", d[0], "direction=downstream&depth=6&include_invalidated=true", []string{gone.ID, d[1], kept.ID, d[2], edited.ID, d[3]}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := ids(mustWalk(t, l, c.id, c.params))
+			for _, id := range c.want {
+				if !slices.Contains(got, id) {
+					t.Errorf("%s is missing: %v", id, got)
+				}
+			}
+			for _, id := range c.wantMissing {
+				if slices.Contains(got, id) {
+					t.Errorf("%s is there: %v", id, got)
+				}
+			}
+		})
+	}
+	// Asked for, a deleted run says when it was deleted.
+	res := mustWalk(t, l, d[2], "depth=6&include_invalidated=true")
+	if i := slices.IndexFunc(res.Nodes, func(n lineage.Node) bool { return n.ID == gone.ID }); i < 0 || res.Nodes[i].InvalidatedAt == nil {
+		t.Fatalf("the deleted run without its deletion time: %+v", res.Nodes)
+	}
+	q, _ := lineage.ParseQuery(gone.ID, nil, 50)
+	if _, err := l.Walk(t.Context(), q); code(err) != provgraph.NotFound {
+		t.Fatalf("the lineage of a deleted run: %v, want not found", err)
+	}
+	q.IncludeInvalidated = true
+	if res, err := l.Walk(t.Context(), q); err != nil || !slices.Contains(ids(res), d[0]) {
+		t.Fatalf("the lineage of a deleted run, asked for: %v %v", ids(res), err)
+	}
+	// No path from d1 to d0 but through the deleted run.
+	if p, err := l.Path(t.Context(), d[1], d[0], 10, false, registry.Everyone); err != nil || len(p.Nodes) != 0 {
+		t.Fatalf("path through a deleted run: %v %v", ids(p), err)
+	}
+	if p, err := l.Path(t.Context(), d[3], d[0], 10, false, registry.Everyone); err != nil || len(p.Nodes) != 0 {
+		t.Fatalf("path through a deleted run's superseded version: %v %v", ids(p), err)
+	}
+	if p, err := l.Path(t.Context(), d[1], d[0], 10, true, registry.Everyone); err != nil || !slices.Contains(ids(p), gone.ID) {
+		t.Fatalf("path through a deleted run, asked for: %v %v", ids(p), err)
+	}
+	if _, err := l.Path(t.Context(), gone.ID, d[0], 10, false, registry.Everyone); code(err) != provgraph.NotFound {
+		t.Fatalf("path from a deleted run: %v, want not found", err)
+	}
+}

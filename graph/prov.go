@@ -223,6 +223,11 @@ func provNode(n dbtype.Node) prov.Node {
 			attrs[k] = s
 		}
 	}
+	// PROV-O invalidates entities only: a deleted activity (a model run) says when it was
+	// deleted in provgraph's own term, beside the Deletion activity the export holds.
+	if t := timeProp(n.Props, "deleted_at"); node.Class == "Activity" && t != nil {
+		attrs["deleted_at"] = t.UTC().Format(time.RFC3339Nano)
+	}
 	if len(attrs) > 0 {
 		node.Attrs = attrs
 	}

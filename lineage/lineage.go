@@ -40,7 +40,10 @@ type Query struct {
 	Kinds         []string // kind labels to return; empty for all (traversal is not limited)
 	IncludeAgents bool
 	Versions      bool // follow superseded versions too
-	Limit         int  // nodes at most; the result says when it was cut
+	// IncludeInvalidated walks deleted records too: they are history, not lineage, and
+	// are left out (neither returned nor walked through) unless asked for.
+	IncludeInvalidated bool
+	Limit              int // nodes at most; the result says when it was cut
 	// Viewer bounds the walk: a record it may not read is neither returned nor walked
 	// through, and a root it may not read is not found.
 	Viewer registry.Viewer
@@ -93,15 +96,18 @@ func ParseQuery(id string, params map[string][]string, maxDepth int) (Query, err
 					q.Kinds = append(q.Kinds, k)
 				}
 			}
-		case "include_agents", "versions":
+		case "include_agents", "versions", "include_invalidated":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				bad = append(bad, provgraph.FieldError{Path: key, Message: "must be true or false"})
 				continue
 			}
-			if key == "versions" {
+			switch key {
+			case "versions":
 				q.Versions = b
-			} else {
+			case "include_invalidated":
+				q.IncludeInvalidated = b
+			default:
 				q.IncludeAgents = b
 			}
 		case "format":
@@ -143,7 +149,9 @@ type Node struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
-	Depth     int        `json:"depth"` // hops from the record asked about
+	// InvalidatedAt is when the record was deleted; only include_invalidated reaches one.
+	InvalidatedAt *time.Time `json:"invalidated_at,omitempty"`
+	Depth         int        `json:"depth"` // hops from the record asked about
 }
 
 // Edge is one relationship between two nodes of the result, pointing the PROV way.

@@ -15,11 +15,14 @@ func TestParseQuery(t *testing.T) {
 	if err != nil || q.Direction != Downstream || q.Depth != 7 || strings.Join(q.Kinds, ",") != "Dataset,ModelRun" || !q.IncludeAgents || q.Limit != 20 {
 		t.Fatalf("%+v %v", q, err)
 	}
-	if q, _ := ParseQuery("x", nil, 50); q.Direction != Upstream || q.Depth != DefaultDepth || q.Limit != DefaultLimit {
+	if q, _ := ParseQuery("x", url.Values{"include_invalidated": {"true"}}, 50); !q.IncludeInvalidated {
+		t.Fatalf("include_invalidated=true: %+v", q)
+	}
+	if q, _ := ParseQuery("x", nil, 50); q.Direction != Upstream || q.Depth != DefaultDepth || q.Limit != DefaultLimit || q.IncludeInvalidated {
 		t.Fatalf("defaults %+v", q)
 	}
 	for raw, status := range map[string]int{"depth=0": 422, "depth=51": 422, "depth=x": 400, "direction=sideways": 400, "kinds=Data-set": 400,
-		"limit=0": 400, "include_agents=maybe": 400, "colour=red": 400} {
+		"limit=0": 400, "include_agents=maybe": 400, "include_invalidated=yes please": 400, "colour=red": 400} {
 		p, _ := url.ParseQuery(raw)
 		_, err := ParseQuery("x", p, 50)
 		e, ok := err.(*provgraph.Error)

@@ -210,13 +210,13 @@ func (m ModelRun) Check(workflowID string, c Context) []provgraph.FieldError {
 		m.checkSide(&errs, "outputs", m.Outputs, w.OutputTemplates, w.InputTemplates, c)
 		for _, key := range w.Annotations.Required {
 			if _, ok := m.Annotations[key]; !ok {
-				add("/annotations/"+key, "annotation %q is required by the workflow template", key)
+				add("/annotations/"+escape(key), "annotation %q is required by the workflow template", key)
 			}
 		}
 		declared := slices.Concat(w.Annotations.Required, w.Annotations.Optional)
 		for key := range m.Annotations {
 			if !slices.Contains(declared, key) {
-				add("/annotations/"+key, "annotation %q is not declared by the workflow template", key)
+				add("/annotations/"+escape(key), "annotation %q is not declared by the workflow template", key)
 			}
 		}
 	}

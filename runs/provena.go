@@ -36,10 +36,12 @@ package runs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"provgraph"
@@ -453,4 +455,131 @@ func mustMarshal(v any) json.RawMessage {
 		panic(fmt.Sprintf("runs: marshalling decoded JSON: %v", err))
 	}
 	return b
+}
+
+// ProvenaRecord is a registered model run's record as Provena's ModelRunRecord has it:
+// every input and output with dataset_type "DATA_STORE" (Provena's only dataset type,
+// which provgraph does not store), and times as epoch seconds (Provena's are ints; ours
+// may have been sent as RFC 3339). A record it cannot read is returned as it is.
+func ProvenaRecord(record json.RawMessage) json.RawMessage {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(record, &doc) != nil || doc == nil {
+		return record
+	}
+	for _, side := range []string{"inputs", "outputs"} {
+		var items []map[string]json.RawMessage
+		if json.Unmarshal(doc[side], &items) != nil {
+			continue
+		}
+		for _, d := range items {
+			if d != nil {
+				d["dataset_type"] = mustMarshal("DATA_STORE")
+			}
+		}
+		if items != nil {
+			doc[side] = mustMarshal(items)
+		}
+	}
+	for _, k := range []string{"start_time", "end_time"} {
+		var s string
+		if json.Unmarshal(doc[k], &s) != nil {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			doc[k] = mustMarshal(t.Unix())
+		}
+	}
+	return mustMarshal(doc)
+}
+
+// ProvenaRefusal is Provena's answer to a registration that err refused, given the flat
+// document registered and the loc FromProvena returned with it: FastAPI's 422
+// {"detail": [{loc, msg, type}]} when the record is ill-formed (a field missing, of the
+// wrong type or too long), 400 {"detail": "…"} when it is well-formed but names records
+// that do not exist or do not fit (ids, templates, deferred resources, annotations).
+// Provena's model takes any string as an id and refuses a malformed one when it looks the
+// id up, with 400; so does this, for a string id that fails our schema's id rule (no
+// provgraph id could match it). ok is false when err is not a refusal of the record.
+func ProvenaRefusal(err error, flat []byte, loc func(string) []any) (status int, body any, ok bool) {
+	var e *provgraph.Error
+	if !errors.As(err, &e) || e.Code != provgraph.Invalid {
+		return 0, nil, false
+	}
+	if loc == nil {
+		loc = flatLoc
+	}
+	if errors.Is(err, ErrSchema) {
+		ids := stringIDs(flat)
+		if len(e.Fields) == 0 || slices.ContainsFunc(e.Fields, func(f provgraph.FieldError) bool { return !ids[f.Path] }) {
+			return 422, ProvenaDetails(e.Fields, loc), true
+		}
+	}
+	return 400, map[string]string{"detail": provenaDetail(e, loc)}, true
+}
+
+// provenaDetail is the sentence of a 400: Provena's own words for a failed id or template
+// check, and every violation with where it is in the client's document.
+func provenaDetail(e *provgraph.Error, loc func(string) []any) string {
+	if len(e.Fields) == 0 {
+		return e.Message
+	}
+	head := "Failed to validate the model run record, error: "
+	parts := make([]string, 0, len(e.Fields))
+	for _, f := range e.Fields {
+		if strings.HasSuffix(f.Path, "_id") || f.Path == "/inputs" || f.Path == "/outputs" {
+			head = "Failed to validate an entity's ID in the record, error: "
+		}
+		var at []string
+		for _, seg := range loc(f.Path) {
+			if seg != "body" {
+				at = append(at, fmt.Sprint(seg))
+			}
+		}
+		if len(at) == 0 {
+			parts = append(parts, f.Message)
+			continue
+		}
+		parts = append(parts, strings.Join(at, ".")+": "+f.Message)
+	}
+	return head + strings.Join(parts, "; ")
+}
+
+// stringIDs are the pointers of the ids in a flat model run (templates, datasets, agents,
+// study) whose values are strings.
+func stringIDs(flat []byte) map[string]bool {
+	var doc struct {
+		WorkflowTemplateID any `json:"workflow_template_id"`
+		StudyID            any `json:"study_id"`
+		Associations       struct {
+			ModellerID any `json:"modeller_id"`
+			OrgID      any `json:"requesting_organisation_id"`
+		} `json:"associations"`
+		Inputs, Outputs []struct {
+			TemplateID any `json:"dataset_template_id"`
+			DatasetID  any `json:"dataset_id"`
+		}
+	}
+	out := map[string]bool{}
+	if json.Unmarshal(flat, &doc) != nil {
+		return out
+	}
+	add := func(ptr string, v any) {
+		if _, ok := v.(string); ok {
+			out[ptr] = true
+		}
+	}
+	add("/workflow_template_id", doc.WorkflowTemplateID)
+	add("/study_id", doc.StudyID)
+	add("/associations/modeller_id", doc.Associations.ModellerID)
+	add("/associations/requesting_organisation_id", doc.Associations.OrgID)
+	for side, list := range map[string][]struct {
+		TemplateID any `json:"dataset_template_id"`
+		DatasetID  any `json:"dataset_id"`
+	}{"inputs": doc.Inputs, "outputs": doc.Outputs} {
+		for i, d := range list {
+			add(fmt.Sprintf("/%s/%d/dataset_template_id", side, i), d.TemplateID)
+			add(fmt.Sprintf("/%s/%d/dataset_id", side, i), d.DatasetID)
+		}
+	}
+	return out
 }

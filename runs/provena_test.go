@@ -282,3 +282,52 @@ func FuzzFromProvena(f *testing.F) {
 		}
 	})
 }
+
+func TestProvenaRecord(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"datasets get their type, epoch times stay",
+			`{"inputs":[{"dataset_id":"a","dataset_template_id":"t"}],"outputs":[{"dataset_id":"b","dataset_template_id":"u"}],"start_time":1,"end_time":2}`,
+			`{"end_time":2,"inputs":[{"dataset_id":"a","dataset_template_id":"t","dataset_type":"DATA_STORE"}],"outputs":[{"dataset_id":"b","dataset_template_id":"u","dataset_type":"DATA_STORE"}],"start_time":1}`},
+		{"RFC 3339 times become epoch seconds",
+			`{"inputs":[],"outputs":[],"start_time":"2024-03-01T00:00:00Z","end_time":"2024-03-01T01:00:00.5+10:00"}`,
+			`{"end_time":1709218800,"inputs":[],"outputs":[],"start_time":1709251200}`},
+		{"not an object", `[1]`, `[1]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(ProvenaRecord(json.RawMessage(tc.in))); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProvenaRefusal(t *testing.T) {
+	flat := []byte(`{"workflow_template_id":"w x","inputs":[{"dataset_template_id":"t","dataset_id":3}],"associations":{"modeller_id":"p"}}`)
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int
+		want   string
+	}{
+		{"schema: only string ids", schemaError([]provgraph.FieldError{{Path: "/workflow_template_id", Message: "does not match"}}), 400,
+			`{"detail":"Failed to validate an entity's ID in the record, error: workflow_template_id: does not match"}`},
+		{"schema: an id of the wrong type", schemaError([]provgraph.FieldError{{Path: "/inputs/0/dataset_id", Message: "must be a string"}}), 422,
+			`{"detail":[{"loc":["body","inputs",0,"dataset_id"],"msg":"must be a string","type":"value_error"}]}`},
+		{"schema: an id and a missing field", schemaError([]provgraph.FieldError{{Path: "/workflow_template_id", Message: "does not match"}, {Path: "/start_time", Message: "is required"}}), 422,
+			`{"detail":[{"loc":["body","workflow_template_id"],"msg":"does not match","type":"value_error"},{"loc":["body","start_time"],"msg":"is required","type":"value_error.missing"}]}`},
+		{"rules: annotations", provgraph.InvalidFields("not valid", []provgraph.FieldError{{Path: "/annotations/a b", Message: "is not declared"}}), 400,
+			`{"detail":"Failed to validate the model run record, error: annotations.a b: is not declared"}`},
+		{"rules: an id and a template", provgraph.InvalidFields("not valid", []provgraph.FieldError{{Path: "/associations/modeller_id", Message: "no record"}, {Path: "/inputs", Message: "not fulfilled"}}), 400,
+			`{"detail":"Failed to validate an entity's ID in the record, error: associations.modeller_id: no record; inputs: not fulfilled"}`},
+		{"invalid without fields", provgraph.Errorf(provgraph.Invalid, "nothing to register"), 400, `{"detail":"nothing to register"}`},
+		{"not a refusal", provgraph.Errorf(provgraph.Conflict, "busy"), 0, `null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, ok := ProvenaRefusal(tc.err, flat, nil)
+			got, _ := json.Marshal(body)
+			if status != tc.status || ok != (tc.status != 0) || string(got) != tc.want {
+				t.Fatalf("got %d %v %s\nwant %d %s", status, ok, got, tc.status, tc.want)
+			}
+		})
+	}
+}

@@ -247,6 +247,17 @@ func (s *ModelRuns) Update(ctx context.Context, id string, raw []byte, actor reg
 	return s.Store.UpdateModelRun(ctx, w)
 }
 
+// ErrSchema is the cause of a model run's refusal by its JSON Schema (the first stage of
+// validation), as opposed to its refusal by the rules about the records it names: a
+// foreign API may answer the two differently (Provena: FastAPI's 422, then 400).
+var ErrSchema = errors.New("the model run does not match its schema")
+
+func schemaError(fields []provgraph.FieldError) error {
+	e := provgraph.Wrap(provgraph.Invalid, ErrSchema, ErrSchema.Error())
+	e.Fields = fields
+	return e
+}
+
 // prepare validates a raw record without storing it.
 func (s *ModelRuns) prepare(raw []byte, actor registry.Actor) (ModelRunWrite, error) {
 	// Three stages: the schema, the run's own consistency, the records it names. Each
@@ -260,12 +271,12 @@ func (s *ModelRuns) prepare(raw []byte, actor registry.Actor) (ModelRunWrite, er
 		if len(errs) == 0 {
 			errs = []provgraph.FieldError{{Path: "", Message: err.Error()}}
 		}
-		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)
+		return ModelRunWrite{}, schemaError(errs)
 	}
 	if len(errs) > 0 {
 		errs = slices.Concat(errs, run.CheckShape())
 		slices.SortStableFunc(errs, func(a, b provgraph.FieldError) int { return strings.Compare(a.Path, b.Path) })
-		return ModelRunWrite{}, provgraph.InvalidFields("the model run does not match its schema", errs)
+		return ModelRunWrite{}, schemaError(errs)
 	}
 	compact, err := json.Marshal(doc)
 	if err != nil {

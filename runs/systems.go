@@ -73,7 +73,7 @@ func Systems() []System {
 			Ops: []OpRoute{
 				{"start_run(group_id, arguments)", "POST /api/v1/runs"}, {"cancel_run(run_id, reason)", "POST /api/v1/runs/{id}:cancel"},
 				{"delete_run", "DELETE /api/v1/runs/{id}"}, {"get_run", "GET /api/v1/runs/{id}"},
-				{"list_runs(group_id, state)", "GET /api/v1/runs?study=…&state=…"},
+				{"list_runs(group_id, state)", "GET /api/v1/runs?study_id=…&state=…"},
 				{"get_result_file", "GET /api/v1/runs/{id}/artifacts/{name}"},
 				{"get_result_archive", "GET /api/v1/runs/{id}/results.tar.gz"},
 			},
@@ -81,7 +81,7 @@ func Systems() []System {
 		{
 			Name: "Azure ML execution API",
 			In: map[string]State{"NotStarted": Pending, "Queued": Pending, "Preparing": Pending, "Provisioning": Pending,
-				"Starting": Running, "Running": Running, "Finalizing": Running, "CancelRequested": Canceling,
+				"Starting": Pending, "Running": Running, "Finalizing": Running, "CancelRequested": Canceling,
 				"Completed": Succeeded, "Failed": Failed, "NotResponding": Errored, "Canceled": Canceled},
 			Out: map[State]string{Pending: "Queued", Running: "Running", Canceling: "CancelRequested", Succeeded: "Completed",
 				Failed: "Failed", Errored: "Failed", Canceled: "Canceled"},
@@ -90,6 +90,8 @@ func Systems() []System {
 				{"runs_start_local_run", "POST /api/v1/runs (executor.kind=local), then :claim by the local agent"},
 				{"runs_start_snapshot_run", "POST /api/v1/runs (ref.snapshot_id)"},
 				{"runs_cancel_run_with_uri", "POST /api/v1/runs/{id}:cancel"},
+				{"run history: get, details, runs:query", "GET /api/v1/runs/{id}, GET /api/v1/runs?tag=azureml.experiment:…"},
+				{"run history: Canceled event", "POST /api/v1/runs/{id}:cancel"},
 			},
 		},
 		{

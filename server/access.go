@@ -31,9 +31,10 @@ var accessBody = map[string]any{
 func (s *Server) accessRoutes() []route {
 	item := "/api/v1/access/" + idPattern
 	return []route{
-		{Method: "GET", Path: item, Role: auth.Reader, Tag: "access", Status: http.StatusOK,
+		{Method: "GET", Path: item, Role: auth.Reader, Tag: "access", Status: http.StatusOK, Response: registry.Access{},
 			Summary: "Who may read a record besides admins: members of read_groups, or every reader when it is empty.", Handler: s.getAccess},
-		{Method: "PUT", Path: item, Role: auth.Writer, Tag: "access", Body: accessBody, Status: http.StatusOK,
+		{Method: "PUT", Path: item, Role: auth.Writer, Tag: "access", Body: accessBody, Status: http.StatusOK, Response: registry.Access{},
+			Example: map[string]any{"read_groups": []string{"reef-team"}},
 			Summary: "Restrict every version of a record to read_groups (empty: open to every reader); its creator or an admin only. " +
 				"A record a caller may not read is not found anywhere (records, lists, lineage, PROV), nor walked through; Cypher is then refused to that caller.",
 			Handler: s.setAccess},

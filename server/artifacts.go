@@ -37,16 +37,19 @@ func (s *Server) artifactRoutes() []route {
 	item := "/api/v1/runs/" + runIDPattern
 	return []route{
 		{Method: "PUT", Path: item + "/artifacts/{name:.+}", Transfer: true, Role: auth.Writer, Tag: "runs", Status: http.StatusCreated,
-			Body: binaryBody, BodyType: "application/octet-stream",
+			Body: binaryBody, BodyType: "application/octet-stream", Response: runs.Artifact{},
+			// 405: an id that is not a run's is routed to the run itself, which takes no PUT.
+			Errors: []int{http.StatusMethodNotAllowed},
 			Summary: "Upload a file as an output of a RUNNING run (its executor only), streamed to a content-addressed store; " +
 				"Content-Type is kept as its media type. The name is a relative path (no '..', '\\' or control characters); " +
 				"409 when the run is not held or the name is taken, 413 over PROVGRAPH_MAX_ARTIFACT_BYTES.",
 			Handler: s.uploadArtifact},
-		{Method: "GET", Path: item + "/artifacts", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+		{Method: "GET", Path: item + "/artifacts", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Response: artifactsBody{},
 			Summary: "A run's artifacts: id, name, sha256, size, media_type.", Handler: s.listArtifacts},
 		{Method: "GET", Path: item + "/artifacts/{name:.+}", Transfer: true, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/octet-stream"},
+			SameBody: []int{http.StatusPartialContent}, Errors: []int{http.StatusRequestedRangeNotSatisfiable, http.StatusUnprocessableEntity},
 			Summary: "One artifact's bytes (KFP read_artifact), with its media type, ETag (its SHA-256) and ranges.", Handler: s.getArtifact},
-		{Method: "GET", Path: item + "/results.tar.gz", Transfer: true, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/gzip"},
+		{Method: "GET", Path: item + "/results.tar.gz", Transfer: true, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Produces: []string{"application/gzip"}, Errors: []int{http.StatusConflict},
 			Summary: "Every artifact of a SUCCEEDED run as one tar.gz, each under its name (flowserv); 409 before.", Handler: s.runResults},
 	}
 }
@@ -80,7 +83,7 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"artifacts": list})
+	writeJSON(w, http.StatusOK, artifactsBody{Artifacts: list})
 }
 
 func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) {

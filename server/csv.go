@@ -26,8 +26,9 @@ func (s *Server) csvRoutes() []route {
 		{Method: "GET", Path: "/api/v1/workflow-templates/" + idPattern + "/csv-template", Role: auth.Reader, Tag: "model-runs", Status: http.StatusOK, Produces: []string{"text/csv"},
 			Summary: "The CSV header for runs of this workflow template: one column per field, input and output template, deferred resource and annotation.",
 			Handler: s.csvTemplate},
-		{Method: "POST", Path: "/api/v1/model-runs:csv", Transfer: true, Role: auth.Writer, Tag: "model-runs", Status: http.StatusOK, Query: []string{"workflow_template_id", "dry_run"},
-			Body: map[string]any{"type": "string", "description": "CSV with the header of GET /api/v1/workflow-templates/{id}/csv-template"}, BodyType: "text/csv",
+		{Method: "POST", Path: "/api/v1/model-runs:csv", Transfer: true, Role: auth.Writer, Tag: "model-runs", Status: http.StatusOK, Query: []string{"workflow_template_id", "dry_run"}, Response: csvResults{}, IdempotencyKey: true,
+			Example: "display_name,description,start_time,end_time\nReefSim projection 2025,One-year projection,2025-02-03T09:00:00Z,2025-02-03T14:20:00Z\n",
+			Body:    map[string]any{"type": "string", "description": "CSV with the header of GET /api/v1/workflow-templates/{id}/csv-template"}, BodyType: "text/csv",
 			Summary: "Register one model run per CSV row (up to 1000), each on its own, and report every row by line; ?dry_run=true only checks.",
 			Handler: s.registerCSV},
 	}
@@ -84,5 +85,5 @@ func (s *Server) registerCSV(w http.ResponseWriter, r *http.Request) {
 	for i, res := range results {
 		out[i] = csvResult{Line: res.Line, outcome: outcomeOf(r, res.Result, mode == runs.CheckOnly)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+	writeJSON(w, http.StatusOK, csvResults{Results: out})
 }

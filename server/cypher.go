@@ -33,12 +33,14 @@ var cypherBody = map[string]any{
 	"properties": map[string]any{
 		"query":      map[string]any{"type": "string", "maxLength": cypher.MaxQuery},
 		"parameters": map[string]any{"type": "object"},
-		"limit":      map[string]any{"type": "integer", "minimum": 1, "maximum": MaxCypherRows},
+		"limit":      map[string]any{"type": []string{"integer", "null"}, "minimum": 0, "maximum": MaxCypherRows, "description": "the most rows answered; 0, null or absent: 1000"},
 	},
 }
 
 func (s *Server) cypherRoutes() []route {
-	return []route{{Method: "POST", Path: "/api/v1/cypher", Role: auth.Reader, Tag: "lineage", Body: cypherBody, Status: http.StatusOK,
+	return []route{{Method: "POST", Path: "/api/v1/cypher", Role: auth.Reader, Tag: "lineage", Body: cypherBody, Status: http.StatusOK, Response: cypher.Rows{},
+		Errors:  []int{http.StatusTooManyRequests},
+		Example: map[string]any{"query": "MATCH (d:Dataset) WHERE d.name STARTS WITH $p RETURN d.id, d.name", "parameters": map[string]any{"p": "reef"}, "limit": 10},
 		Summary: "Run a read-only Cypher query: Neo4j plans it first (EXPLAIN), and it runs only if the plan reads the graph and nothing else; " +
 			"administration (SHOW, TERMINATE, …), LOAD CSV, other databases and procedures other than db.labels and its kin are refused with 403. " +
 			"It runs in a read transaction with a time limit, a memory limit and a row limit, a few at a time per caller (429 beyond). " +

@@ -31,17 +31,19 @@ func (s *Server) entityRoutes(k registry.Kind) []route {
 	if !k.Custom {
 		rs = append(rs,
 			route{Method: "POST", Path: base, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusCreated,
+				Response: registry.Record{}, Example: requestExamples[k.Name], Links: k.Route, IdempotencyKey: true,
 				Summary: "Register a " + k.Name + ". Send Idempotency-Key to make retries safe.", Handler: s.createEntity(k)},
 			route{Method: "PUT", Path: item, Role: auth.Writer, Tag: k.Route, Request: k.Name, Status: http.StatusOK, Query: []string{"reason"},
+				Response: registry.Record{}, Example: requestExamples[k.Name],
 				Summary: "Make a new version of a " + k.Name + " (reason required); it WAS_REVISION_OF the previous one.", Handler: s.updateEntity(k)})
 	}
 	return append(rs, []route{
 		{Method: "GET", Path: base, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK,
-			Query:   append([]string{"name", "sort", "page_size", "page_token"}, filters...),
+			Query: append([]string{"name", "sort", "page_size", "page_token"}, filters...), Response: registry.Page{},
 			Summary: "List current " + k.Route + ", paged and sorted.", Handler: s.listEntities(k)},
-		{Method: "GET", Path: item + "/history", Role: auth.Reader, Tag: k.Route, Status: http.StatusOK,
+		{Method: "GET", Path: item + "/history", Role: auth.Reader, Tag: k.Route, Status: http.StatusOK, Response: historyBody{},
 			Summary: "Every version of a " + k.Name + ", newest first.", Handler: s.entityHistory(k)},
-		{Method: "GET", Path: item, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK, Query: []string{"version"},
+		{Method: "GET", Path: item, Role: auth.Reader, Tag: k.Route, Status: http.StatusOK, Query: []string{"version"}, Response: registry.Record{},
 			Summary: "Fetch a " + k.Name + ": the latest version, or ?version=N.", Handler: s.getEntity(k)},
 		{Method: "DELETE", Path: item, Role: auth.Writer, Tag: k.Route, Status: http.StatusNoContent, Query: []string{"reason"},
 			Summary: "Invalidate a " + k.Name + " (history kept); refused with 409 while anything depends on it.", Handler: s.deleteEntity(k)},
@@ -99,9 +101,9 @@ func (s *Server) updateEntity(k registry.Kind) http.HandlerFunc {
 func (s *Server) getEntity(k registry.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		version := 0
-		if v := r.URL.Query().Get("version"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
+		if vs, given := r.URL.Query()["version"]; given {
+			n, err := strconv.Atoi(vs[0])
+			if err != nil || n < 1 || len(vs) != 1 {
 				writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "version must be a positive whole number",
 					Fields: []provgraph.FieldError{{Path: "version", Message: "must be a positive whole number"}}})
 				return
@@ -125,7 +127,7 @@ func (s *Server) entityHistory(k registry.Kind) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"versions": recs})
+		writeJSON(w, http.StatusOK, historyBody{Versions: recs})
 	}
 }
 
@@ -166,7 +168,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 func (s *Server) listSchemas(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"schemas": s.Schemas.Names()})
+	writeJSON(w, http.StatusOK, schemaNames{Schemas: s.Schemas.Names()})
 }
 
 func (s *Server) getSchema(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,7 @@ type Exporter interface {
 func (s *Server) exportRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/api/v1/prov", Transfer: true, Role: auth.Admin, Tag: "prov", Status: http.StatusOK, Produces: []string{"text/turtle", "application/ld+json", "application/json"}, Query: []string{"format"},
+			Errors:  []int{http.StatusNotAcceptable},
 			Summary: "The whole graph as one PROV document (Turtle, JSON-LD or PROV-JSON by Accept or ?format=), streamed; an error mid-stream truncates it and sets the Export-Error trailer.",
 			Handler: s.exportAll},
 		// The versions route comes first: the id pattern would swallow "/versions/N".
@@ -132,6 +133,12 @@ func (sw *streamWriter) flush() {
 func (s *Server) resolveID(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	id := vars["id"]
+	if fs, given := r.URL.Query()["format"]; given {
+		if _, ok := prov.FormatName(fs[0]); !ok || len(fs) != 1 {
+			writeError(w, r, badParam("format", "format must be turtle, jsonld or provjson"))
+			return
+		}
+	}
 	version := 0
 	if n, ok := vars["n"]; ok {
 		v, err := strconv.Atoi(n)

@@ -5,6 +5,18 @@ import (
 	"testing"
 )
 
+// TestResolveIDRefusesAnUnknownFormat: a ?format= that names no PROV format is a 400,
+// not a redirect that ignores it.
+func TestResolveIDRefusesAnUnknownFormat(t *testing.T) {
+	_, h := mustServer(t, fakeRegistry{}, fakeHealth{})
+	for _, q := range []string{"?format=nonsense", "?format=", "?format=turtle&format=x"} {
+		w := do(h, "GET", "/id/x/01J0000000000000000000000A"+q, readerToken, "")
+		if w.Code != 400 || decodeError(t, w).Fields[0].Path != "format" {
+			t.Fatalf("%s: status %d: %s", q, w.Code, w.Body)
+		}
+	}
+}
+
 func TestResolveIDNegotiation(t *testing.T) {
 	tests := []struct {
 		name, query, accept string

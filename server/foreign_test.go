@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,44 @@ func TestRequestWorkEndsAtTheDeadline(t *testing.T) {
 	}
 	if w := do(h, "GET", "/wire/transfer", readerToken, ""); w.Body.String() != "false" {
 		t.Fatalf("a transfer route got the short deadline: %q", w.Body.String())
+	}
+}
+
+// A foreign API whose client sends its token in a header of its own (flowserv's api_key)
+// is authenticated by it on that API's routes, and only there; Authorization still wins.
+func TestForeignTokenHeader(t *testing.T) {
+	s, _ := mustServer(t, fakeRegistry{}, fakeHealth{})
+	who := func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, compat.Caller(r).Subject) }
+	fail := func(w http.ResponseWriter, r *http.Request, err error) { w.WriteHeader(599) }
+	s.Foreign = []compat.API{
+		{Name: "keyed", TokenHeader: "api_key", Fail: fail, Routes: []compat.Route{
+			{Method: "GET", Path: "/keyed/v1/me", Role: auth.Reader, Handler: who},
+		}},
+		{Name: "plain", Fail: fail, Routes: []compat.Route{
+			{Method: "GET", Path: "/plain/v1/me", Role: auth.Reader, Handler: who},
+		}},
+	}
+	s.Metrics = prometheus.NewRegistry()
+	h := s.Handler()
+	get := func(path string, headers map[string]string) (int, string) {
+		req := httptest.NewRequest("GET", path, nil)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code, w.Body.String()
+	}
+	if code, body := get("/keyed/v1/me", map[string]string{"api_key": readerToken}); code != 200 || body != "t:reader" {
+		t.Errorf("api_key: %d %q", code, body)
+	}
+	if code, body := get("/keyed/v1/me", map[string]string{"api_key": readerToken, "Authorization": "Bearer " + writerToken}); code != 200 || body != "t:writer" {
+		t.Errorf("Authorization beside api_key: %d %q", code, body)
+	}
+	if code, _ := get("/keyed/v1/me", map[string]string{"api_key": "not-a-token"}); code != 599 {
+		t.Errorf("a wrong api_key: %d", code)
+	}
+	if code, _ := get("/plain/v1/me", map[string]string{"api_key": readerToken}); code != 599 {
+		t.Errorf("api_key on an API that does not name it: %d", code)
 	}
 }

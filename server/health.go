@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
+	writeJSON(w, http.StatusOK, healthBody{Status: "ok", Version: s.Version})
 }
 
 // readyz answers 200 only when Neo4j answers and the constraints are online, so a load
@@ -17,14 +17,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.Health.Ping(ctx); err != nil {
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "neo4j": "not reachable"})
+		writeJSON(w, http.StatusServiceUnavailable, readyBody{Status: "unavailable", Neo4j: "not reachable"})
 		return
 	}
 	ok, err := s.Health.SchemaReady(ctx)
 	if err != nil || !ok {
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "neo4j": "constraints not in place"})
+		writeJSON(w, http.StatusServiceUnavailable, readyBody{Status: "unavailable", Neo4j: "constraints not in place"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "neo4j": "ok"})
+	writeJSON(w, http.StatusOK, readyBody{Status: "ready", Neo4j: "ok"})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -18,7 +19,7 @@ import (
 // Lineage answers lineage questions.
 type Lineage interface {
 	Walk(ctx context.Context, q lineage.Query) (lineage.Result, error)
-	Path(ctx context.Context, from, to string, maxDepth int, v registry.Viewer) (lineage.Result, error)
+	Path(ctx context.Context, from, to string, maxDepth int, invalidated bool, v registry.Viewer) (lineage.Result, error)
 }
 
 var errLineageFormat = &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "format must be json, dot, svg or tree",
@@ -40,21 +41,22 @@ var lineageQuestions = []struct {
 
 func (s *Server) lineageRoutes() []route {
 	item := "/api/v1/lineage/" + idPattern
-	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "limit", "format"}
+	query := []string{"direction", "depth", "kinds", "include_agents", "versions", "include_invalidated", "limit", "format"}
 	formats := []string{"application/json", "text/vnd.graphviz", "image/svg+xml", "text/plain"}
-	rs := []route{{Method: "GET", Path: "/api/v1/lineage/path", Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: []string{"from", "to", "format"},
-		Produces: formats,
-		Summary:  "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent; no path is an empty result.",
-		Handler:  s.lineagePath}}
+	rs := []route{{Method: "GET", Path: "/api/v1/lineage/path", Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: []string{"from", "to", "include_invalidated", "format"},
+		Produces: formats, Response: lineage.Result{}, Errors: []int{http.StatusNotFound},
+		Summary: "How two records are connected: the shortest directed path, tried both ways (direction says which), never through an agent " +
+			"nor a deleted record (unless ?include_invalidated=true); no path is an empty result.",
+		Handler: s.lineagePath}}
 	for _, lq := range lineageQuestions {
 		rs = append(rs, route{Method: "GET", Path: item + "/" + lq.name, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK,
-			Query: []string{"depth", "limit", "format"}, Produces: formats,
+			Query: []string{"depth", "limit", "include_invalidated", "format"}, Produces: formats, Response: lineage.Result{},
 			Summary: lq.summary, Handler: s.lineageQuestion(lq.direction, lq.kinds, lq.agents)})
 	}
 	return append(rs, route{Method: "GET", Path: item, Role: auth.Reader, Tag: "lineage", Status: http.StatusOK, Query: query,
-		Produces: formats,
+		Produces: formats, Response: lineage.Result{},
 		Summary: "The lineage of a record: the distinct nodes and edges reached upstream, downstream or both, to ?depth (default 3); " +
-			"agents are leaves; truncated when ?limit cut it. ?format=json|dot|svg|tree.",
+			"agents are leaves; deleted records are left out unless ?include_invalidated=true; truncated when ?limit cut it. ?format=json|dot|svg|tree.",
 		Handler: s.lineage})
 }
 
@@ -73,9 +75,9 @@ func (s *Server) lineageQuestion(direction, kinds string, agents bool) http.Hand
 	return func(w http.ResponseWriter, r *http.Request) {
 		params := url.Values{}
 		for k, v := range r.URL.Query() {
-			if k != "depth" && k != "limit" && k != "format" {
+			if k != "depth" && k != "limit" && k != "format" && k != "include_invalidated" {
 				writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "unknown parameter",
-					Fields: []provgraph.FieldError{{Path: k, Message: "unknown parameter; this question takes depth, limit and format"}}})
+					Fields: []provgraph.FieldError{{Path: k, Message: "unknown parameter; this question takes depth, limit, include_invalidated and format"}}})
 				return
 			}
 			params[k] = v
@@ -148,15 +150,23 @@ func (s *Server) lineagePath(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for k := range qs {
-		if k != "from" && k != "to" && k != "format" {
+		if k != "from" && k != "to" && k != "format" && k != "include_invalidated" {
 			errs = append(errs, provgraph.FieldError{Path: k, Message: "unknown parameter"})
 		}
+	}
+	invalidated := false
+	if v := qs.Get("include_invalidated"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, provgraph.FieldError{Path: "include_invalidated", Message: "must be true or false"})
+		}
+		invalidated = b
 	}
 	if len(errs) > 0 {
 		writeError(w, r, &provgraph.Error{Code: provgraph.Invalid, Status: http.StatusBadRequest, Message: "give from and to", Fields: errs})
 		return
 	}
-	res, err := s.Lineage.Path(r.Context(), qs.Get("from"), qs.Get("to"), s.maxLineageDepth(), viewer(r))
+	res, err := s.Lineage.Path(r.Context(), qs.Get("from"), qs.Get("to"), s.maxLineageDepth(), invalidated, viewer(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

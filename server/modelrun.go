@@ -21,9 +21,11 @@ type ModelRuns interface {
 func (s *Server) modelRunRoutes() []route {
 	return []route{
 		{Method: "POST", Path: "/api/v1/model-runs", Role: auth.Writer, Tag: "model-runs", Request: "model-run", Status: http.StatusCreated,
+			Response: registry.Record{}, Example: requestExamples["model-run"], Links: "model-runs", IdempotencyKey: true,
 			Summary: "Register a complete model run: every check and the write in one transaction. Send Idempotency-Key to make retries safe.",
 			Handler: s.registerModelRun},
 		{Method: "PUT", Path: "/api/v1/model-runs/" + idPattern, Role: auth.Writer, Tag: "model-runs", Request: "model-run", Status: http.StatusOK, Query: []string{"reason"},
+			Response: registry.Record{}, Example: requestExamples["model-run"],
 			Summary: "Make a new version of a model run (reason required); it WAS_REVISION_OF the previous one.", Handler: s.updateModelRun},
 	}
 }

@@ -21,7 +21,7 @@ type Provenance interface {
 
 func (s *Server) provRoutes() []route {
 	return []route{{Method: "GET", Path: "/api/v1/prov/" + idPattern, Role: auth.Reader, Tag: "prov", Status: http.StatusOK, Produces: []string{"text/turtle", "application/ld+json", "application/json"},
-		Query:   []string{"format", "depth"},
+		Query: []string{"format", "depth"}, Errors: []int{http.StatusNotAcceptable},
 		Summary: "The PROV document of a record as Turtle, JSON-LD or PROV-JSON (by Accept or ?format=turtle|jsonld|provjson); ?depth=N adds its upstream closure.",
 		Handler: s.provDocument}}
 }

@@ -13,7 +13,10 @@ import (
 // client can point at provgraph unchanged.
 func (s *Server) provenaRoutes() []route {
 	return []route{{Method: "POST", Path: "/model_run/register_complete", Role: auth.Writer, Tag: "provena", Request: "model-run", Status: http.StatusOK,
-		Summary: "Provena compatibility: register a complete model run sent in Provena's RRAP or current shape; answers {status, record_info} or FastAPI's 422 {detail}.",
+		Response: runs.ProvenaResponse{}, Example: requestExamples["model-run"], IdempotencyKey: true,
+		Summary: "Provena compatibility: register a complete model run sent in Provena's RRAP or current shape; answers 200 {status, record_info} " +
+			"(the record with dataset_type), FastAPI's 422 {detail: [{loc, msg, type}]} for an ill-formed record, 400 {detail} for ids, templates, " +
+			"resources or annotations that fail validation.",
 		Handler: s.provenaRegister}}
 }
 
@@ -35,12 +38,16 @@ func (s *Server) provenaRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := s.ModelRuns.Register(r.Context(), flat, actor(r), key)
 	if err != nil {
+		if code, body, ok := runs.ProvenaRefusal(err, flat, loc); ok {
+			writeJSON(w, code, body)
+			return
+		}
 		provenaError(w, r, err, loc)
 		return
 	}
 	writeJSON(w, http.StatusOK, runs.ProvenaResponse{
 		Status:     runs.ProvenaStatus{Success: true, Details: "registered model run " + rec.ID + "; PROV at /api/v1/prov/" + rec.ID},
-		RecordInfo: &runs.ProvenaRecordInfo{ID: rec.ID, ProvJSON: string(rec.ProvJSON), Record: rec.Record},
+		RecordInfo: &runs.ProvenaRecordInfo{ID: rec.ID, ProvJSON: string(rec.ProvJSON), Record: runs.ProvenaRecord(rec.Record)},
 	})
 }
 
@@ -59,5 +66,5 @@ func provenaError(w http.ResponseWriter, r *http.Request, err error, loc func(st
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
 	}
-	writeJSON(w, code, map[string]any{"detail": detail.Message, "request_id": detail.RequestID})
+	writeJSON(w, code, provenaErrorBody{Detail: detail.Message, RequestID: detail.RequestID})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -58,24 +59,27 @@ func (s *Server) runRoutes() []route {
 	item := "/api/v1/runs/" + idPattern
 	rs := []route{
 		{Method: "POST", Path: "/api/v1/runs", Role: auth.Writer, Tag: "runs", Request: "run", Status: http.StatusCreated,
+			Response: runs.Run{}, Example: requestExamples["run"], Links: "runs", IdempotencyKey: true,
 			Summary: "Create a run (PENDING). Send Idempotency-Key to make retries safe.", Handler: s.createRun},
-		{Method: "GET", Path: "/api/v1/runs", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+		{Method: "GET", Path: "/api/v1/runs", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Response: runs.RunPage{},
 			Query:   []string{"state", "name_prefix", "name", "tag", "study_id", "workflow_template_id", "created_after", "created_before", "archived", "sort", "page_size", "page_token", "view"},
 			Summary: "List runs: filters, sort by created_at|name|state asc|desc, keyset pages; archived runs only when asked.", Handler: s.listRuns},
-		{Method: "GET", Path: item + "/events", Role: auth.Reader, Tag: "runs", Status: http.StatusOK,
+		{Method: "GET", Path: item + "/events", Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Response: eventsBody{},
 			Summary: "Every transition of a run: operation, states, time, actor, reason, attempt.", Handler: s.runEvents},
-		{Method: "GET", Path: item, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Query: []string{"view"},
+		{Method: "GET", Path: item, Role: auth.Reader, Tag: "runs", Status: http.StatusOK, Query: []string{"view"}, Response: runs.Run{},
 			Summary: "A run, in view minimal|basic|full (TES).", Handler: s.getRun},
 		{Method: "DELETE", Path: item, Role: auth.Writer, Tag: "runs", Status: http.StatusNoContent, Query: []string{"reason", "purge"},
+			Errors:  []int{http.StatusConflict},
 			Summary: "Delete a run in a terminal state (invalidated, history kept); 409 while its outputs are used. ?purge=true erases it (admins only).", Handler: s.deleteRun},
-		{Method: "POST", Path: item + ":archive", Role: auth.Writer, Tag: "runs", Status: http.StatusOK,
+		{Method: "POST", Path: item + ":archive", Role: auth.Writer, Tag: "runs", Status: http.StatusOK, Response: runs.Run{}, Links: "runs", Errors: []int{http.StatusConflict},
 			Summary: "Archive a run (KFP storage state; orthogonal to its state).", Handler: s.archiveRun(true)},
-		{Method: "POST", Path: item + ":unarchive", Role: auth.Writer, Tag: "runs", Status: http.StatusOK,
+		{Method: "POST", Path: item + ":unarchive", Role: auth.Writer, Tag: "runs", Status: http.StatusOK, Response: runs.Run{}, Links: "runs", Errors: []int{http.StatusConflict},
 			Summary: "Unarchive a run.", Handler: s.archiveRun(false)},
 	}
 	for _, o := range runOps {
 		rs = append(rs, route{Method: "POST", Path: item + ":" + o.name, Role: auth.Writer, Tag: "runs", Status: http.StatusOK,
-			Body: opBody, Summary: o.summary + " 409 names the current state when the lifecycle forbids it.", Handler: s.runOp(o.op)})
+			Body: opBody, OptionalBody: true, Response: runs.Run{}, Links: "runs", Example: opExample(o.op),
+			Summary: o.summary + " 409 names the current state when the lifecycle forbids it.", Handler: s.runOp(o.op)})
 	}
 	return rs
 }
@@ -123,11 +127,19 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": run.Events})
+	writeJSON(w, http.StatusOK, eventsBody{Events: run.Events})
 }
 
 func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request) {
-	purge := r.URL.Query().Get("purge") == "true"
+	purge := false
+	if v := r.URL.Query().Get("purge"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, r, badParam("purge", "purge must be true or false"))
+			return
+		}
+		purge = b
+	}
 	if err := s.Runs.Delete(r.Context(), mux.Vars(r)["id"], actor(r), r.URL.Query().Get("reason"), purge, principal(r.Context()).Role.Allows(auth.Admin)); err != nil {
 		writeError(w, r, err)
 		return

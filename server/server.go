@@ -105,6 +105,27 @@ type route struct {
 	// fail; the OpenAPI document leaves them out: their own specifications describe them.
 	foreign bool
 	fail    func(http.ResponseWriter, *http.Request, error)
+	// tokenHeader is the foreign API's own token header (compat.API.TokenHeader).
+	tokenHeader string
+	// OptionalBody says the body may be left out (a lifecycle operation needs none).
+	OptionalBody bool
+	// IdempotencyKey says the route honours the Idempotency-Key header.
+	IdempotencyKey bool
+
+	// What the document says of the answers (OpenAPI only). Response is a value of the
+	// Go type the handler writes on success, whose schema the document derives;
+	// SameBody lists other statuses answered with that body; Errors lists error statuses
+	// beyond those the route's shape implies (401/403/503 with a token, 404 with a path
+	// variable, 413/415/422 with a body, 400 with parameters, 409 for writes).
+	Response        any
+	ResponseExample any
+	SameBody        []int
+	Errors          []int
+	// Example is a request body that the route accepts.
+	Example any
+	// Links names the collection whose item the answer's id is ("datasets", "runs"):
+	// the document links the answer to every operation on that item.
+	Links string
 }
 
 // Handler builds the router.
@@ -156,12 +177,26 @@ func (s *Server) Handler() http.Handler {
 		default:
 			h = s.authorizeWith(rt.Role, h, fail, cookieRoute(rt))
 		}
+		if rt.tokenHeader != "" {
+			h = tokenFrom(rt.tokenHeader, h)
+		}
 		if strings.Contains(rt.Path, "{id:") && !rt.foreign { // a foreign API says "not found" in its own shape
 			h = wellFormedID(h, &routed)
 		}
 		routed = append(routed, r.HandleFunc(rt.Path, s.withDeadlines(h, rt.Transfer)).Methods(rt.Method))
 	}
 	return r
+}
+
+// tokenFrom takes the token a foreign client sends in its own header as the bearer
+// token, unless the request names one in Authorization.
+func tokenFrom(header string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if v := strings.TrimSpace(r.Header.Get(header)); v != "" && r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer "+v)
+		}
+		next(w, r)
+	}
 }
 
 // wellFormedID answers a path whose id no record or run can have as no route at all, before
@@ -257,13 +292,18 @@ func cookieRoute(rt route) bool {
 
 func (s *Server) table() []route {
 	rs := []route{
-		{Method: "GET", Path: "/healthz", Public: true, Summary: "The process is alive.", Tag: "operations", Handler: s.healthz},
-		{Method: "GET", Path: "/readyz", Public: true, Summary: "Neo4j answers and every constraint is in place.", Tag: "operations", Handler: s.readyz},
-		{Method: "GET", Path: "/metrics", Role: auth.Reader, Summary: "Prometheus metrics.", Tag: "operations",
+		{Method: "GET", Path: "/healthz", Public: true, Summary: "The process is alive.", Tag: "operations", Handler: s.healthz,
+			Response: healthBody{}, ResponseExample: healthBody{Status: "ok", Version: "1.0.0"}},
+		{Method: "GET", Path: "/readyz", Public: true, Summary: "Neo4j answers and every constraint is in place; 503 (same body) when not.", Tag: "operations", Handler: s.readyz,
+			Response: readyBody{}, SameBody: []int{http.StatusServiceUnavailable}, ResponseExample: readyBody{Status: "ready", Neo4j: "ok"}},
+		{Method: "GET", Path: "/metrics", Role: auth.Reader, Summary: "Prometheus metrics.", Tag: "operations", Produces: []string{"text/plain"},
 			Handler: promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}).ServeHTTP},
-		{Method: "GET", Path: "/openapi.json", Role: auth.Reader, Summary: "This document.", Tag: "operations", Handler: s.openapi},
-		{Method: "GET", Path: "/api/v1/schemas", Role: auth.Reader, Summary: "Names of the JSON Schemas that gate input.", Tag: "schemas", Handler: s.listSchemas},
-		{Method: "GET", Path: "/api/v1/schemas/{kind}", Role: auth.Reader, Summary: "One JSON Schema (draft 2020-12).", Tag: "schemas", Handler: s.getSchema},
+		// The document describes the API and reveals nothing stored, so it is open.
+		{Method: "GET", Path: "/openapi.json", Public: true, Summary: "This document.", Tag: "operations", Handler: s.openapi, Response: map[string]any{}},
+		{Method: "GET", Path: "/api/v1/schemas", Role: auth.Reader, Summary: "Names of the JSON Schemas that gate input.", Tag: "schemas", Handler: s.listSchemas,
+			Response: schemaNames{}, ResponseExample: schemaNames{Schemas: []string{"dataset", "model-run", "run"}}},
+		{Method: "GET", Path: "/api/v1/schemas/{kind}", Role: auth.Reader, Summary: "One JSON Schema (draft 2020-12).", Tag: "schemas", Handler: s.getSchema,
+			Produces: []string{"application/schema+json"}},
 	}
 	rs = append(rs, s.modelRunRoutes()...)
 	rs = append(rs, s.batchRoutes()...)
@@ -288,7 +328,7 @@ func (s *Server) table() []route {
 				h = s.bounded(h)
 			}
 			rs = append(rs, route{Method: f.Method, Path: f.Path, Role: f.Role, Public: f.Public, Summary: f.Summary, Tag: api.Name,
-				Handler: h, Transfer: f.Transfer, foreign: true, fail: api.Fail})
+				Handler: h, Transfer: f.Transfer, foreign: true, fail: api.Fail, tokenHeader: api.TokenHeader})
 		}
 	}
 	return rs

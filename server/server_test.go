@@ -112,7 +112,7 @@ func TestAuthAndRoles(t *testing.T) {
 		{"no token", "GET", "/api/v1/studies", "", "", 401, provgraph.Unauthorized},
 		{"bad token", "GET", "/api/v1/studies", "nope-nope-nope-nope", "", 401, provgraph.Unauthorized},
 		{"metrics need a token", "GET", "/metrics", "", "", 401, provgraph.Unauthorized},
-		{"openapi needs a token", "GET", "/openapi.json", "", "", 401, provgraph.Unauthorized},
+		{"openapi is open: it describes, it does not reveal", "GET", "/openapi.json", "", "", 200, ""},
 		{"reader reads", "GET", "/api/v1/studies", readerToken, "", 200, ""},
 		{"reader cannot write", "POST", "/api/v1/studies", readerToken, study, 403, provgraph.Forbidden},
 		{"reader cannot delete", "DELETE", "/api/v1/studies/x/01J0000000000000000000000A", readerToken, "", 403, provgraph.Forbidden},

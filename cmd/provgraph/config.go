@@ -1,13 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
-
 	"strconv"
 	"strings"
 	"time"
+
+	"provgraph/auth"
 )
 
 // Config is everything the server reads from PROVGRAPH_* variables (flags override).
@@ -27,6 +29,8 @@ type Config struct {
 	OIDCAudience  string
 	OIDCJWKSURL   string
 	OIDCRoleClaim string
+	// OIDCRoleMap maps the roles claim's values to roles (nil: reader, writer, admin).
+	OIDCRoleMap map[string]auth.Role
 	// OIDCGroupsClaim names the claim whose groups open restricted records.
 	OIDCGroupsClaim string
 	LogLevel        string
@@ -87,6 +91,17 @@ func envConfig(getenv func(string) string) (Config, []string) {
 		RecordCache:      10_000,
 		RequestTimeout:   30 * time.Second,
 		TransferTimeout:  time.Hour,
+	}
+	if v := getenv("PROVGRAPH_OIDC_ROLE_MAP"); v != "" {
+		m, err := auth.ParseRoleMap(v)
+		if err == nil && len(m) == 0 {
+			err = errors.New("it maps nothing")
+		}
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("PROVGRAPH_OIDC_ROLE_MAP=%q must be comma-separated claim-value=role pairs, each role reader, writer or admin, "+
+				"e.g. entity-registry-read=reader,entity-registry-write=writer,entity-registry-admin=admin: %v", v, err))
+		}
+		c.OIDCRoleMap = m
 	}
 	if v := getenv("PROVGRAPH_REQUEST_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -20,7 +20,7 @@ import (
 func lineageCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	var direction, kinds, format string
 	var depth, limit int
-	var agents bool
+	var agents, invalidated bool
 	cmd := &cobra.Command{
 		Use:   "lineage <id>",
 		Short: "Print a record's lineage as an indented tree (or DOT), straight from Neo4j (configured like serve)",
@@ -28,7 +28,8 @@ func lineageCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, bad := envConfig(getenv)
 			bad = append(bad, cfg.Check()...)
-			params := url.Values{"direction": {direction}, "depth": {strconv.Itoa(depth)}, "limit": {strconv.Itoa(limit)}, "include_agents": {strconv.FormatBool(agents)}}
+			params := url.Values{"direction": {direction}, "depth": {strconv.Itoa(depth)}, "limit": {strconv.Itoa(limit)}, "include_agents": {strconv.FormatBool(agents)},
+				"include_invalidated": {strconv.FormatBool(invalidated)}}
 			if kinds != "" {
 				params.Set("kinds", kinds)
 			}
@@ -65,6 +66,7 @@ func lineageCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", lineage.DefaultLimit, "nodes at most")
 	cmd.Flags().StringVar(&kinds, "kinds", "", "kinds to show, e.g. Dataset,ModelRun")
 	cmd.Flags().BoolVar(&agents, "agents", false, "show the people and organisations involved")
+	cmd.Flags().BoolVar(&invalidated, "include-invalidated", false, "walk deleted records too (history, left out by default)")
 	cmd.Flags().StringVar(&format, "format", "tree", "tree or dot")
 	return cmd
 }

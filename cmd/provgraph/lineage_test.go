@@ -99,3 +99,83 @@ func TestLineageCommand(t *testing.T) {
 		t.Fatal("depth 0 accepted")
 	}
 }
+
+// A model run deleted through the API leaves every lineage answer (the walk, the named
+// questions, the path and the pictures), so its input no longer reaches its output,
+// unless include_invalidated=true asks for it; the PROV export keeps it, invalidated.
+func TestDeletedRunLeavesLineageOverHTTP(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	out := c.mustCreate("datasets", map[string]any{"display_name": "Wrong forecast", "name": "wrong", "description": "d", "location": "s3://bucket/wrong",
+		"license": "https://creativecommons.org/licenses/by/4.0/", "publisher_id": f.org, "created_date": "2024-03-01", "published_date": "2024-03-02"})
+	run := runDoc(f, f.dataset, "mistaken run")
+	run["outputs"] = []any{map[string]any{"dataset_template_id": f.outTemplate, "dataset_id": out, "resources": map[string]string{"forcing": "f.nc"}}}
+	runID := c.mustCreate("model-runs", run)
+	if r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3", nil); r.Status != 200 || !strings.Contains(string(r.Body), runID) {
+		t.Fatalf("before the delete: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("DELETE", "/api/v1/model-runs/"+runID+"?reason=wrong+inputs", nil); r.Status != 204 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	for _, path := range []string{
+		"/api/v1/lineage/" + out + "?depth=3",
+		"/api/v1/lineage/" + out + "?depth=3&direction=both&include_agents=true",
+		"/api/v1/lineage/" + out + "?depth=3&format=dot",
+		"/api/v1/lineage/" + out + "?depth=3&format=svg",
+		"/api/v1/lineage/" + out + "?depth=3&format=tree",
+		"/api/v1/lineage/" + out + "/contributing-datasets?depth=3",
+		"/api/v1/lineage/" + out + "/contributing-agents?depth=3",
+		"/api/v1/lineage/" + f.dataset + "?depth=3&direction=downstream",
+		"/api/v1/lineage/" + f.dataset + "/affected-datasets?depth=3",
+	} {
+		r := c.do("GET", path, nil)
+		if r.Status != 200 || strings.Contains(string(r.Body), runID) {
+			t.Errorf("%s: %d, the deleted run is there: %.400s", path, r.Status, r.Body)
+		}
+		if strings.HasPrefix(path, "/api/v1/lineage/"+out) && strings.Contains(string(r.Body), f.dataset) {
+			t.Errorf("%s: the deleted run's input is still upstream: %.400s", path, r.Body)
+		}
+	}
+	if r := c.do("GET", "/api/v1/lineage/path?from="+out+"&to="+f.dataset, nil); r.Status != 200 || len(r.JSON(t)["nodes"].([]any)) != 0 {
+		t.Errorf("path through the deleted run: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/lineage/"+runID, nil); r.Status != 404 {
+		t.Errorf("lineage of the deleted run: %d %s", r.Status, r.Body)
+	}
+	// Asked for, it is there, with when it was deleted.
+	for _, path := range []string{
+		"/api/v1/lineage/" + out + "?depth=3&include_invalidated=true",
+		"/api/v1/lineage/" + out + "/contributing-datasets?depth=3&include_invalidated=true",
+		"/api/v1/lineage/path?from=" + out + "&to=" + f.dataset + "&include_invalidated=true",
+		"/api/v1/lineage/" + runID + "?include_invalidated=true",
+	} {
+		if r := c.do("GET", path, nil); r.Status != 200 || !strings.Contains(string(r.Body), f.dataset) {
+			t.Errorf("%s: %d %.400s", path, r.Status, r.Body)
+		}
+	}
+	if r := c.do("GET", "/api/v1/lineage/"+out+"?depth=3&include_invalidated=true", nil); !strings.Contains(string(r.Body), `"invalidated_at"`) {
+		t.Errorf("no invalidated_at: %s", r.Body)
+	}
+	for _, path := range []string{"/api/v1/lineage/" + out + "?include_invalidated=maybe", "/api/v1/lineage/path?from=" + out + "&to=" + f.dataset + "&include_invalidated=maybe"} {
+		if r := c.do("GET", path, nil); r.Status != 400 {
+			t.Errorf("%s: %d, want 400", path, r.Status)
+		}
+	}
+	// The PROV export keeps the run, what it used, and when it was deleted (PROV-O
+	// invalidates entities only); a deleted entity is prov:wasInvalidatedBy its deletion.
+	if r := c.do("GET", "/api/v1/prov/"+runID+"?format=turtle", nil); r.Status != 200 || !strings.Contains(string(r.Body), "pg:deleted_at") ||
+		!strings.Contains(string(r.Body), "prov:used") || !strings.Contains(string(r.Body), f.dataset) {
+		t.Errorf("PROV of the deleted run: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("DELETE", "/api/v1/datasets/"+out+"?reason=never+made", nil); r.Status != 204 {
+		t.Fatalf("delete the dataset: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/prov/"+out+"?format=turtle", nil); r.Status != 200 || !strings.Contains(string(r.Body), "prov:wasInvalidatedBy") ||
+		!strings.Contains(string(r.Body), "prov:invalidatedAtTime") {
+		t.Errorf("PROV of the deleted dataset: %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/api/v1/lineage/"+out, nil); r.Status != 404 {
+		t.Errorf("lineage of the deleted dataset: %d %s", r.Status, r.Body)
+	}
+}

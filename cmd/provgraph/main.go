@@ -25,6 +25,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"provgraph/auth"
+	"provgraph/compat/azureml"
+	"provgraph/compat/flowserv"
 	"provgraph/compat/ica"
 	"provgraph/compat/kfp"
 	"provgraph/compat/provena"
@@ -189,6 +191,8 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		srv.Runs, srv.Artifacts = tracked, tracked
 		srv.Foreign = append(srv.Foreign, kfp.API(kfp.Config{Runs: tracked, Studies: srv.Registry, Key: func() []byte { return tracked.Tokens.Key }, Version: version}))
 		srv.Foreign = append(srv.Foreign, tes.API(tracked, tes.Info{Version: version, OrganizationURL: cfg.BaseIRI}), ica.API(tracked))
+		srv.Foreign = append(srv.Foreign, flowserv.API(flowserv.Config{Runs: tracked, Records: srv.Registry, Auth: authn}))
+		srv.Foreign = append(srv.Foreign, azureml.API(azureml.Config{Runs: tracked, Blobs: tracked.Blobs, Studies: srv.Registry}))
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
@@ -341,7 +345,8 @@ func (m *Main) authenticator(ctx context.Context) (auth.Authenticator, error) {
 		}
 	}
 	if cfg.OIDCIssuer != "" {
-		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim, GroupsClaim: cfg.OIDCGroupsClaim})
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, RolesClaim: cfg.OIDCRoleClaim, RoleMap: cfg.OIDCRoleMap,
+			GroupsClaim: cfg.OIDCGroupsClaim})
 		if err != nil {
 			return nil, fmt.Errorf("oidc: %w", err)
 		}

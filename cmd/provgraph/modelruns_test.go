@@ -130,9 +130,54 @@ func TestProvenaRegisterComplete(t *testing.T) {
 		if got.RecordInfo.Record["workflow_template_id"] != f.workflow {
 			t.Fatalf("%s: record %v", name, got.RecordInfo.Record)
 		}
+		// Provena's ModelRunRecord: every dataset has its dataset_type, times are ints.
+		in, _ := got.RecordInfo.Record["inputs"].([]any)
+		if len(in) != 1 || in[0].(map[string]any)["dataset_type"] != "DATA_STORE" || got.RecordInfo.Record["start_time"] != float64(1709251200) {
+			t.Fatalf("%s: record %v", name, got.RecordInfo.Record)
+		}
 	}
-	// Failures in FastAPI's shape, located in the client's own shape.
-	r := c.do("POST", "/model_run/register_complete", rrap(f.person))
+	// RFC 3339 times come back as epoch seconds; outputs get their dataset_type too.
+	out := c.mustCreate("datasets", map[string]any{"display_name": "Reef forecast", "name": "forecast", "description": "d", "location": "s3://bucket/forecast",
+		"license": "https://creativecommons.org/licenses/by/4.0/", "publisher_id": f.org, "created_date": "2024-03-01", "published_date": "2024-03-02"})
+	timed := runDoc(f, f.dataset, "timed")
+	timed["start_time"], timed["end_time"] = "2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z"
+	timed["outputs"] = []any{map[string]any{"dataset_template_id": f.outTemplate, "dataset_id": out, "dataset_type": "DATA_STORE", "resources": map[string]string{"forcing": "o.nc"}}}
+	if r := c.do("POST", "/model_run/register_complete", timed); r.Status != 200 ||
+		!strings.Contains(string(r.Body), `"start_time":1709251200`) || !strings.Contains(string(r.Body), `"end_time":1709254800`) ||
+		strings.Count(string(r.Body), `"dataset_type":"DATA_STORE"`) != 2 {
+		t.Fatalf("RFC 3339 times: %d %s", r.Status, r.Body)
+	}
+	// A well-formed record naming the wrong records is Provena's 400 {"detail": "…"},
+	// located in the client's own shape; so is an id no provgraph id could match, which
+	// Provena's model takes and its id check refuses.
+	unknown := runDoc(f, "no such dataset", "unknown")
+	wrongKind := runDoc(f, f.person, "wrong kind")
+	wrongKind["annotations"] = map[string]string{"colour": "red"}
+	for _, tc := range []struct {
+		name string
+		body any
+		want []string
+	}{
+		{"rrap, a person as a dataset", rrap(f.person), []string{"Failed to validate an entity's ID in the record, error: ", "inputs.datasets.forcing.dataset.id: " + f.person + " is a Person, not a Dataset"}},
+		{"flat, a person as a dataset", wrongKind, []string{"Failed to validate an entity's ID", "inputs.0.dataset_id: " + f.person, `annotation \"colour\" is not declared`}},
+		{"an id with spaces", unknown, []string{"Failed to validate an entity's ID", "inputs.0.dataset_id"}},
+		{"an empty id", runDoc(f, "", "empty"), []string{"Failed to validate an entity's ID", "inputs.0.dataset_id"}},
+	} {
+		r := c.do("POST", "/model_run/register_complete", tc.body)
+		var detail struct{ Detail string }
+		if r.Status != 400 || json.Unmarshal(r.Body, &detail) != nil {
+			t.Fatalf("%s: %d %s", tc.name, r.Status, r.Body)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(r.Body), w) {
+				t.Fatalf("%s: %s lacks %q", tc.name, r.Body, w)
+			}
+		}
+	}
+	// An ill-formed record is FastAPI's 422, every violation located in the client's shape.
+	illFormed := runDoc(f, "no such dataset", "ill-formed")
+	delete(illFormed, "start_time")
+	r := c.do("POST", "/model_run/register_complete", illFormed)
 	var detail struct {
 		Detail []struct {
 			Loc  []any
@@ -141,10 +186,10 @@ func TestProvenaRegisterComplete(t *testing.T) {
 		}
 	}
 	if r.Status != 422 || json.Unmarshal(r.Body, &detail) != nil || len(detail.Detail) == 0 {
-		t.Fatalf("bad rrap: %d %s", r.Status, r.Body)
+		t.Fatalf("ill-formed: %d %s", r.Status, r.Body)
 	}
-	if loc := fmt.Sprint(detail.Detail[0].Loc); loc != "[body inputs datasets forcing dataset id]" {
-		t.Fatalf("loc %s in %s", loc, r.Body)
+	if locs := fmt.Sprint(detail.Detail); !strings.Contains(locs, "[body inputs 0 dataset_id]") {
+		t.Fatalf("locs %s in %s", locs, r.Body)
 	}
 	bad := rrap(f.dataset)
 	bad["inputs"].(map[string]any)["datasets"].(map[string]any)["forcing"].(map[string]any)["dataset_type"] = "S3"
@@ -154,8 +199,49 @@ func TestProvenaRegisterComplete(t *testing.T) {
 	if r := (client{t: t, base: m.URL}).do("POST", "/model_run/register_complete", flat); r.Status != 401 || !strings.Contains(string(r.Body), `"detail"`) {
 		t.Fatalf("no token: %d %s", r.Status, r.Body)
 	}
-	if n := countRuns(c, f); n != 2 {
-		t.Fatalf("%d runs, want 2", n)
+	if n := countRuns(c, f); n != 3 {
+		t.Fatalf("%d runs, want 3", n)
+	}
+}
+
+// Provena's looser record: annotation keys with spaces, declared by a workflow template
+// with spaces in its keys, register on the Provena route (and natively); keys no template
+// can declare are Provena's 400, as ones a template does not declare are.
+func TestProvenaAnnotationKeysWithSpaces(t *testing.T) {
+	m := mustMain(t, nil)
+	c := client{t: t, base: m.URL, token: testAdmin}
+	f := mustFixture(c)
+	wf := c.mustCreate("workflow-templates", map[string]any{"display_name": "Reef run, spaced", "software_id": f.model,
+		"input_templates": []any{map[string]any{"template_id": f.inTemplate}},
+		"annotations":     map[string]any{"required": []string{"Climate scenario"}, "optional": []string{"run notes (free text)", "grid: cell size"}}})
+	run := func(annotations map[string]string) map[string]any {
+		doc := runDoc(f, f.dataset, "spaced")
+		doc["workflow_template_id"], doc["annotations"] = wf, annotations
+		doc["inputs"].([]any)[0].(map[string]any)["dataset_type"] = "DATA_STORE"
+		return doc
+	}
+	if r := c.do("POST", "/api/v1/workflow-templates", map[string]any{"display_name": "bad keys", "software_id": f.model,
+		"annotations": map[string]any{"required": []string{" leading space", "tab\tinside"}}}); r.Status != 422 || len(r.ErrorFields(t)) != 2 {
+		t.Fatalf("a key with a leading space: %d %s", r.Status, r.Body)
+	}
+	r := c.do("POST", "/model_run/register_complete", run(map[string]string{"Climate scenario": "ssp245"}))
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"Climate scenario":"ssp245"`) {
+		t.Fatalf("a spaced key: %d %s", r.Status, r.Body)
+	}
+	native := run(map[string]string{"Climate scenario": "ssp585"})
+	delete(native["inputs"].([]any)[0].(map[string]any), "dataset_type")
+	if r := c.do("POST", "/api/v1/model-runs", native); r.Status != 201 {
+		t.Fatalf("a spaced key, natively: %d %s", r.Status, r.Body)
+	}
+	r = c.do("POST", "/model_run/register_complete", run(map[string]string{"Climate scenario": "ssp245", "run notes (free text)": "first", "grid: cell size": "1 km"}))
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"run notes (free text)":"first"`) {
+		t.Fatalf("optional spaced keys: %d %s", r.Status, r.Body)
+	}
+	for _, key := range []string{"Climate  scenario", "grid/cell size", "grid: cell size ", ""} {
+		r := c.do("POST", "/model_run/register_complete", run(map[string]string{"Climate scenario": "ssp245", key: "x"}))
+		if r.Status != 400 || !strings.Contains(string(r.Body), "is not declared by the workflow template") {
+			t.Fatalf("undeclared key %q: %d %s", key, r.Status, r.Body)
+		}
 	}
 }
 

@@ -98,6 +98,10 @@ func TestRunsOverHTTP(t *testing.T) {
 	// An admin may purge a finished run: it is gone, history and all.
 	gone := user.do("POST", "/api/v1/runs", map[string]any{"name": "to purge"}).JSON(t)["id"].(string)
 	user.do("POST", "/api/v1/runs/"+gone+":cancel", nil)
+	// A purge that is neither true nor false is refused, not taken for a soft delete.
+	if r := admin.do("DELETE", "/api/v1/runs/"+gone+"?purge=yes", nil); r.Status != 400 {
+		t.Fatalf("purge=yes: %d %s", r.Status, r.Body)
+	}
 	if r := admin.do("DELETE", "/api/v1/runs/"+gone+"?purge=true", nil); r.Status != 204 {
 		t.Fatalf("purge: %d %s", r.Status, r.Body)
 	}

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-	"github.com/rs/zerolog"
 
 	"provgraph"
 	"provgraph/auth"
@@ -339,11 +338,6 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, out)
 }
 
-var statuses = map[provgraph.Code]int{
-	provgraph.Invalid: 400, provgraph.NotFound: 404, provgraph.Conflict: 409, provgraph.Forbidden: 403,
-	provgraph.TooLarge: 413, provgraph.TooMany: 429, provgraph.Unavailable: 503, provgraph.Unauthorized: 401, provgraph.Internal: 500,
-}
-
 var codes = map[int]string{
 	400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 408: "RequestTimeout", 409: "Conflict",
 	413: "PayloadTooLarge", 415: "UnsupportedMediaType", 429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable",
@@ -352,32 +346,8 @@ var codes = map[int]string{
 // Fail answers an error as ICA does: ErrorResponse {code, message, details[]}, each
 // offending field a detail {code, message, target}. Invalid input is 400.
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
-	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
-	}
-	status := statuses[e.Code]
-	if e.Status != 0 {
-		status = e.Status
-	}
-	if status == 0 {
-		status = 500
-	}
-	if e.Code == provgraph.Invalid && status == http.StatusUnprocessableEntity {
-		status = http.StatusBadRequest
-	}
-	msg := e.Message
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "ica").Msg("internal error")
-		msg = "internal error"
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	}
+	f := compat.Resolve(w, r, err, "ica")
+	e, status, msg := f.Error, f.Status, f.Message
 	details := []map[string]string{}
 	for _, f := range e.Fields {
 		details = append(details, map[string]string{"code": "InvalidField", "message": f.Message, "target": f.Path})
@@ -390,12 +360,5 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "ica").Msg("encode answer")
-		status, b = 500, []byte(`{"code":"InternalServerError","message":"internal error","details":[]}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	compat.WriteJSON(w, r, status, v, []byte(`{"code":"InternalServerError","message":"internal error","details":[]}`))
 }

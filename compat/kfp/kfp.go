@@ -121,30 +121,19 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 		write(w, we.status, ErrorBody{Error: we.msg, Code: we.code, Message: we.msg, Details: []any{}})
 		return
 	}
-	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
-	}
-	status, code := GRPC(e.Code)
-	msg := e.Message
-	for _, f := range e.Fields {
-		if f.Path != "" {
-			msg += fmt.Sprintf("; %s: %s", f.Path, f.Message)
-		} else {
-			msg += "; " + f.Message
+	f := compat.Resolve(w, r, err, "kfp")
+	_, code := GRPC(f.Code)
+	msg := f.Message
+	if f.Status < 500 {
+		for _, fe := range f.Fields {
+			if fe.Path != "" {
+				msg += fmt.Sprintf("; %s: %s", fe.Path, fe.Message)
+			} else {
+				msg += "; " + fe.Message
+			}
 		}
 	}
-	switch {
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	case status >= 500:
-		zerolog.Ctx(r.Context()).Error().Err(err).Msg("internal error")
-		msg = "internal error"
-	}
+	status := f.Status
 	write(w, status, ErrorBody{Error: msg, Code: code, Message: msg, Details: []any{}})
 }
 
@@ -158,13 +147,7 @@ type wireError struct {
 func (e *wireError) Error() string { return e.msg }
 
 func write(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = 500, []byte(`{"error":"internal error","code":13,"message":"internal error","details":[]}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	compat.WriteJSON(w, nil, status, v, []byte(`{"error":"internal error","code":13,"message":"internal error","details":[]}`))
 }
 
 func admin(r *http.Request) bool { return compat.Caller(r).Role.Allows(auth.Admin) }

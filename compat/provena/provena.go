@@ -15,8 +15,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"provgraph"
 	"provgraph/auth"
 	"provgraph/compat"
@@ -138,36 +136,12 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, r, http.StatusUnprocessableEntity, map[string]any{"detail": se.detail})
 		return
 	}
-	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
+	f := compat.Resolve(w, r, err, "provena")
+	msg := f.Message
+	if f.Code == provgraph.Invalid && len(f.Fields) > 0 && f.Status < 500 {
+		msg = "Failed to validate the record, error: " + fieldText(f.Fields)
 	}
-	status := statuses[e.Code]
-	if e.Status != 0 {
-		status = e.Status
-	}
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
-	if e.Code == provgraph.Invalid && status == http.StatusUnprocessableEntity {
-		status = http.StatusBadRequest
-	}
-	msg := e.Message
-	if e.Code == provgraph.Invalid && len(e.Fields) > 0 {
-		msg = "Failed to validate the record, error: " + fieldText(e.Fields)
-	}
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "provena").Msg("internal error")
-		msg = "internal error"
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	}
-	writeJSON(w, r, status, map[string]any{"detail": msg})
+	writeJSON(w, r, f.Status, map[string]any{"detail": msg})
 }
 
 func fieldText(fs []provgraph.FieldError) string {
@@ -184,20 +158,8 @@ func fieldText(fs []provgraph.FieldError) string {
 	return out
 }
 
-var statuses = map[provgraph.Code]int{
-	provgraph.Invalid: 400, provgraph.NotFound: 404, provgraph.Conflict: 409, provgraph.Forbidden: 403,
-	provgraph.TooLarge: 413, provgraph.TooMany: 429, provgraph.Unavailable: 503, provgraph.Unauthorized: 401, provgraph.Internal: 500,
-}
-
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		zerolog.Ctx(r.Context()).Error().Err(err).Msg("provena: encoding an answer")
-		status, b = http.StatusInternalServerError, []byte(`{"detail":"internal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
+	compat.WriteJSON(w, r, status, v, []byte(`{"detail":"internal error"}`))
 }
 
 // readJSON reads the body into v, a 422 when it is not JSON of v's shape.

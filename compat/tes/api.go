@@ -5,7 +5,6 @@ package tes
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-	"github.com/rs/zerolog"
 
 	"provgraph"
 	"provgraph/auth"
@@ -337,41 +335,12 @@ var grpcCodes = map[provgraph.Code]int{
 	provgraph.TooLarge: 8, provgraph.TooMany: 8, provgraph.Unavailable: 14, provgraph.Unauthorized: 16, provgraph.Internal: 13,
 }
 
-var statuses = map[provgraph.Code]int{
-	provgraph.Invalid: 400, provgraph.NotFound: 404, provgraph.Conflict: 409, provgraph.Forbidden: 403,
-	provgraph.TooLarge: 413, provgraph.TooMany: 429, provgraph.Unavailable: 503, provgraph.Unauthorized: 401, provgraph.Internal: 500,
-}
-
 // Fail answers an error as grpc-gateway does (TES servers are grpc-gateway services):
 // {"error", "code", "message", "details"}, the offending fields as a google.rpc.BadRequest.
 // Invalid input is 400, as grpc-gateway's INVALID_ARGUMENT, not the native 422.
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
-	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
-	}
-	status := statuses[e.Code]
-	if e.Status != 0 {
-		status = e.Status
-	}
-	if status == 0 {
-		status = 500
-	}
-	if e.Code == provgraph.Invalid && status == http.StatusUnprocessableEntity {
-		status = http.StatusBadRequest
-	}
-	msg := e.Message
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "tes").Msg("internal error")
-		msg = "internal error"
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	}
+	f := compat.Resolve(w, r, err, "tes")
+	e, status, msg := f.Error, f.Status, f.Message
 	details := []any{}
 	if len(e.Fields) > 0 {
 		violations := make([]map[string]string, len(e.Fields))
@@ -388,12 +357,5 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "tes").Msg("encode answer")
-		status, b = 500, []byte(`{"error":"internal error","code":13,"message":"internal error","details":[]}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	compat.WriteJSON(w, r, status, v, []byte(`{"error":"internal error","code":13,"message":"internal error","details":[]}`))
 }

@@ -294,14 +294,14 @@ def test_delete(server, world):
     world["deleted"] = run_id
 
 
-@pytest.mark.xfail(strict=False, reason="lineage leaving out invalidated runs is the core change of issue 14 made on another branch; "
-                   "drop this mark when it is merged")
 def test_deleted_run_leaves_lineage(server, world):
     if "deleted" not in world:
         pytest.skip("test_delete did not run")
     c = client(server, "reader")
     assert world["deleted"] not in nodes(run(c.prov_api.explore_upstream(world["datasets"][5], depth=2)).graph)
     assert world["deleted"] not in nodes(run(c.prov_api.explore_downstream(world["datasets"][2], depth=2)).graph)
+    with pytest.raises(NotFoundException):  # its own lineage is history now
+        run(c.prov_api.explore_upstream(world["deleted"]))
 
 
 def test_errors_are_fastapi_shaped(server, world):

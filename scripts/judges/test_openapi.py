@@ -20,8 +20,8 @@ def test_openapi_is_valid_3_1():
     validate(doc)  # raises on any violation
 
 
-# Only health and the web pages' sign-in and sign-out take no token.
-PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("get", "/ui/login"), ("post", "/ui/login"), ("post", "/ui/logout")}
+# Only health, this document and the web pages. sign-in and sign-out take no token.
+PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"), ("get", "/ui/login"), ("post", "/ui/login"), ("post", "/ui/logout")}
 
 
 def test_every_operation_has_an_error_schema_and_security():
