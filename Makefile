@@ -43,6 +43,14 @@ $(VENV)/.clients: $(VENV)/.installed scripts/clients/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements.txt
 	@touch $@
 
+# Provena's client needs pydantic 1, which the shared venv's tools cannot share: it has a
+# venv of its own (scripts/clients/requirements-provena.txt) and runs its own test file.
+PROVENA_VENV := .venv-provena
+$(PROVENA_VENV)/.installed: scripts/clients/requirements-provena.txt
+	python3 -m venv $(PROVENA_VENV)
+	$(PROVENA_VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements-provena.txt
+	@touch $@
+
 # Azure ML's SDK pins packages below the judges' own: it has a virtualenv of its own.
 AZUREML_VENV := .venv-azureml
 $(AZUREML_VENV)/.installed: scripts/clients/requirements-azureml.txt
@@ -50,15 +58,16 @@ $(AZUREML_VENV)/.installed: scripts/clients/requirements-azureml.txt
 	$(AZUREML_VENV)/bin/pip install -q --disable-pip-version-check -r scripts/clients/requirements-azureml.txt
 	@touch $@
 
-clients: build $(VENV)/.clients $(AZUREML_VENV)/.installed
-	$(VENV)/bin/pytest -q scripts/clients --ignore=scripts/clients/test_azureml.py
+clients: build $(VENV)/.clients $(PROVENA_VENV)/.installed $(AZUREML_VENV)/.installed
+	$(VENV)/bin/pytest -q scripts/clients --ignore=scripts/clients/test_provena.py --ignore=scripts/clients/test_azureml.py
+	$(PROVENA_VENV)/bin/pytest -q -p no:cacheprovider scripts/clients/test_provena.py
 	$(AZUREML_VENV)/bin/pytest -q -p no:warnings scripts/clients/test_azureml.py
 
 # The lineage page is tested in headless Chromium.
 chromium:
 	@[ -n "$$PROVGRAPH_CHROMIUM" ] || scripts/chromium.sh
 
-test: neo4j vet $(VENV)/.installed $(VENV)/.clients $(AZUREML_VENV)/.installed chromium
+test: neo4j vet $(VENV)/.installed $(VENV)/.clients $(PROVENA_VENV)/.installed $(AZUREML_VENV)/.installed chromium
 	PROVGRAPH_REQUIRE_JUDGES=1 PROVGRAPH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory judges
 	@$(MAKE) --no-print-directory clients

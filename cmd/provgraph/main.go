@@ -29,6 +29,7 @@ import (
 	"provgraph/compat/flowserv"
 	"provgraph/compat/ica"
 	"provgraph/compat/kfp"
+	"provgraph/compat/provena"
 	"provgraph/compat/tes"
 	"provgraph/graph"
 	"provgraph/registry"
@@ -195,6 +196,10 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns
+		srv.Foreign = append(srv.Foreign, provena.API(provena.Config{ModelRuns: modelRuns, Registry: srv.Registry, Lineage: &graph.Lineage{DB: db}, Jobs: &graph.ProvenaJobs{DB: db},
+			Settings: []provena.Setting{{Name: "PROVGRAPH_NEO4J_URI", Value: cfg.Neo4jURI, Required: true}, {Name: "PROVGRAPH_NEO4J_DATABASE", Value: cfg.Neo4jDatabase, Required: true},
+				{Name: "PROVGRAPH_ID_PREFIX", Value: cfg.IDPrefix, Required: true}, {Name: "PROVGRAPH_BASE_IRI", Value: cfg.BaseIRI}, {Name: "PROVGRAPH_OIDC_ISSUER", Value: cfg.OIDCIssuer},
+				{Name: "PROVGRAPH_OIDC_AUDIENCE", Value: cfg.OIDCAudience}, {Name: "PROVGRAPH_OIDC_ROLES_CLAIM", Value: cfg.OIDCRoleClaim}}}))
 		srv.Provenance = &graph.Provenance{DB: db}
 		srv.Lineage = &graph.Lineage{DB: db}
 		srv.Cypher, srv.CypherTimeout = db, cfg.CypherTimeout
