@@ -1,5 +1,10 @@
 package runs
 
+import (
+	"slices"
+	"strings"
+)
+
 // The run systems provgraph covers, mapped onto its one lifecycle: their state names
 // onto ours and back, and their operations onto our routes. docs/runs.md is this table
 // in prose; compatibility routes use it.
@@ -102,4 +107,30 @@ func Systems() []System {
 				Failed: "FAIL", Errored: "FAIL", Canceled: "ABORT"},
 		},
 	}
+}
+
+// SystemNamed is the row of the system whose name starts with name; a foreign adapter
+// reads its states from it, so each system's state names are written in one place.
+func SystemNamed(name string) System {
+	for _, s := range Systems() {
+		if strings.HasPrefix(s.Name, name) {
+			return s
+		}
+	}
+	panic("runs: no seed system named " + name)
+}
+
+// Selects are our states that a filter on the system's state name selects: those the
+// system writes with that name, and the one it reads it as.
+func (s System) Selects(name string) []State {
+	var out []State
+	for _, st := range States() {
+		if s.Out[st] == name {
+			out = append(out, st)
+		}
+	}
+	if st, ok := s.In[name]; ok && !slices.Contains(out, st) {
+		out = append(out, st)
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package runs
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // Every system names every one of our states with a name it reads back, and reads every
 // name it has onto one of ours.
@@ -28,4 +31,23 @@ func TestSystemsMapEveryState(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A filter on a system's state name selects every state it writes with that name and
+// the one it reads it as; an unknown name selects nothing, and a missing system panics
+// at start, where the adapter reads its row.
+func TestSystemSelects(t *testing.T) {
+	ica := SystemNamed("Illumina ICA")
+	if got := ica.Selects("Failed"); !slices.Contains(got, Failed) || !slices.Contains(got, Errored) {
+		t.Fatalf("ICA Failed selects %v", got)
+	}
+	if got := SystemNamed("GA4GH TES").Selects("NOPE"); len(got) != 0 {
+		t.Fatalf("an unknown name selects %v", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a system that is not there")
+		}
+	}()
+	SystemNamed("Nope")
 }

@@ -315,29 +315,14 @@ func States(name string) ([]runs.State, error) {
 	if name == "" || name == "None" {
 		return nil, nil
 	}
-	var out []runs.State
-	for _, s := range runs.States() {
-		if system.Out[s] == name {
-			out = append(out, s)
-		}
-	}
-	if s, ok := system.In[name]; ok && !slices.Contains(out, s) {
-		out = append(out, s)
-	}
+	out := system.Selects(name)
 	if len(out) == 0 {
 		return nil, invalid("state", "not a flowserv state (PENDING, RUNNING, CANCELED, ERROR, SUCCESS)")
 	}
 	return out, nil
 }
 
-var system = func() runs.System {
-	for _, s := range runs.Systems() {
-		if s.Name == "flowserv" {
-			return s
-		}
-	}
-	panic("runs.Systems has no flowserv")
-}()
+var system = runs.SystemNamed("flowserv")
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 

@@ -325,26 +325,11 @@ func Status(s runs.State) string { return system.Out[s] }
 // States are the native states an ICA status filter selects: those ICA writes with that
 // name and the one it reads it as.
 func States(name string) ([]runs.State, bool) {
-	var out []runs.State
-	for _, s := range runs.States() {
-		if system.Out[s] == name {
-			out = append(out, s)
-		}
-	}
-	if s, ok := system.In[name]; ok && !slices.Contains(out, s) {
-		out = append(out, s)
-	}
+	out := system.Selects(name)
 	return out, len(out) > 0
 }
 
-var system = func() runs.System {
-	for _, s := range runs.Systems() {
-		if s.Name == "Illumina ICA task runs" {
-			return s
-		}
-	}
-	panic("runs.Systems has no Illumina ICA task runs")
-}()
+var system = runs.SystemNamed("Illumina ICA task runs")
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 

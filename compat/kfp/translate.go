@@ -22,14 +22,7 @@ import (
 
 // kfpSystem is the KFP row of the seed-system tables (runs/systems.go): the one place
 // KFP's status names are written.
-var kfpSystem = func() runs.System {
-	for _, s := range runs.Systems() {
-		if strings.HasPrefix(s.Name, "Kubeflow Pipelines") {
-			return s
-		}
-	}
-	panic("runs.Systems has no Kubeflow Pipelines row")
-}()
+var kfpSystem = runs.SystemNamed("Kubeflow Pipelines")
 
 // Status is a run state as ApiRun.status writes it.
 func Status(s runs.State) string { return kfpSystem.Out[s] }

@@ -451,26 +451,11 @@ func State(s runs.State) string { return system.Out[s] }
 // States are the native states a TES state filter selects: those TES writes with that
 // name and the one it reads it as.
 func States(name string) ([]runs.State, bool) {
-	var out []runs.State
-	for _, s := range runs.States() {
-		if system.Out[s] == name {
-			out = append(out, s)
-		}
-	}
-	if s, ok := system.In[name]; ok && !slices.Contains(out, s) {
-		out = append(out, s)
-	}
+	out := system.Selects(name)
 	return out, len(out) > 0
 }
 
-var system = func() runs.System {
-	for _, s := range runs.Systems() {
-		if s.Name == "GA4GH TES" {
-			return s
-		}
-	}
-	panic("runs.Systems has no GA4GH TES")
-}()
+var system = runs.SystemNamed("GA4GH TES")
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
