@@ -411,6 +411,48 @@ func apply(ctx context.Context, tx neo4j.ManagedTransaction, c runs.Change) (run
 	return readRun(ctx, tx, c.ID)
 }
 
+// MergeTags merges tags into a run: the run's node is locked by the first write, its
+// tags read and merged under that lock, so concurrent merges do not lose each other's.
+func (s *Runs) MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor, at time.Time) (runs.Run, error) {
+	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, `
+			MATCH (r:Record:Run {id:$id}) WHERE r.deleted_at IS NULL
+			SET r.updated_at = $now, r.updated_by = $subject
+			RETURN r.tags AS tags`, map[string]any{"id": id, "now": at, "subject": actor.Subject})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return nil, registry.ErrNotFound("run", id)
+		}
+		have := map[string]string{}
+		if list, ok := recs[0].Values[0].([]any); ok {
+			for _, t := range list {
+				k, v, _ := strings.Cut(t.(string), "=")
+				have[k] = v
+			}
+		}
+		for k, v := range tags {
+			if v == nil {
+				delete(have, k)
+			} else {
+				have[k] = *v
+			}
+		}
+		if len(have) > runs.MaxTags {
+			return nil, provgraph.InvalidFields("the tags cannot be set", []provgraph.FieldError{{Path: "/tags", Message: fmt.Sprintf("a run has at most %d tags", runs.MaxTags)}})
+		}
+		if _, err := run(ctx, tx, `MATCH (r:Record:Run {id:$id}) SET r.tags = $tags RETURN r.id`, map[string]any{"id": id, "tags": tagList(have)}); err != nil {
+			return nil, err
+		}
+		return readRun(ctx, tx, id)
+	})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	return v.(runs.Run), nil
+}
+
 // SetArchived sets the archived flag and records the event.
 func (s *Runs) SetArchived(ctx context.Context, id string, archived bool, actor registry.Actor, at time.Time) (runs.Run, error) {
 	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {

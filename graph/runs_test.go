@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -314,5 +315,57 @@ func TestListRunsPagesAndFilters(t *testing.T) {
 	}
 	if _, err := MustDB(t).Secret(t.Context(), "test"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRunMergeTags(t *testing.T) {
+	rs, _, _ := runService(t)
+	r := mustRun(t, rs, `{"name":"tagged","tags":{"team":"reef","old":"x"}}`)
+	v := func(s string) *string { return &s }
+	got, err := rs.MergeTags(t.Context(), r.ID, map[string]*string{"azureml.prop.ContentSnapshotId": v("snap-1"), "old": nil, "team": v("coral")}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"team": "coral", "azureml.prop.ContentSnapshotId": "snap-1"}
+	if !maps.Equal(got.Tags, want) || got.State != runs.Pending || len(got.Events) != 1 {
+		t.Fatalf("merged %+v", got)
+	}
+	// Stored: a fresh read and the tag filter of the list both see it.
+	if again, err := rs.Get(t.Context(), r.ID, runs.ViewFull); err != nil || !maps.Equal(again.Tags, want) {
+		t.Fatalf("read again %v %v", again.Tags, err)
+	}
+	page, err := rs.List(t.Context(), map[string][]string{"tag": {"azureml.prop.ContentSnapshotId:snap-1"}, "name_prefix": {"tagged"}})
+	if err != nil || !slices.ContainsFunc(page.Runs, func(x runs.Run) bool { return x.ID == r.ID }) {
+		t.Fatalf("list by the merged tag: %v %v", page.Runs, err)
+	}
+	// Bad names and too many tags change nothing.
+	if _, err := rs.MergeTags(t.Context(), r.ID, map[string]*string{"bad key": v("x")}, actor); code(err) != provgraph.Invalid {
+		t.Fatalf("bad key: %v", err)
+	}
+	many := map[string]*string{}
+	for i := range runs.MaxTags - 1 {
+		many[fmt.Sprintf("k%d", i)] = v("x")
+	}
+	if _, err := rs.MergeTags(t.Context(), r.ID, many, actor); code(err) != provgraph.Invalid {
+		t.Fatalf("over %d tags: %v", runs.MaxTags, err)
+	}
+	if again, _ := rs.Get(t.Context(), r.ID, runs.ViewFull); !maps.Equal(again.Tags, want) {
+		t.Fatalf("a refused merge changed %v", again.Tags)
+	}
+	// Concurrent merges of different tags all land.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := rs.MergeTags(t.Context(), r.ID, map[string]*string{fmt.Sprintf("c%d", i): v("y")}, actor); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if again, _ := rs.Get(t.Context(), r.ID, runs.ViewFull); len(again.Tags) != 10 {
+		t.Fatalf("concurrent merges lost some: %v", again.Tags)
+	}
+	if _, err := rs.MergeTags(t.Context(), "local/01J0000000000000000000000Z", map[string]*string{"a": v("b")}, actor); code(err) != provgraph.NotFound {
+		t.Fatalf("unknown run: %v", err)
 	}
 }

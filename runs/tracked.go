@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"provgraph"
@@ -98,6 +101,9 @@ type RunStore interface {
 	// CountRuns counts the runs q's filters match, every page together.
 	CountRuns(ctx context.Context, q RunQuery) (int, error)
 	DeleteRun(ctx context.Context, id string, actor registry.Actor, reason string, at time.Time) error
+	// MergeTags sets (a nil value removes) tags of a run not deleted, in one conditional
+	// write; a run left with more than MaxTags tags is refused and nothing changes.
+	MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor, at time.Time) (Run, error)
 	PurgeRun(ctx context.Context, id string) error
 	// AddArtifact records an uploaded file as an entity the run generated, if the run
 	// takes artifacts from this actor (CheckArtifactUpload) and has none of that name.
@@ -236,6 +242,40 @@ func (s *Runs) Do(ctx context.Context, id string, op Op, actor registry.Actor, a
 		}
 	}
 	return s.Store.Apply(ctx, Change{ID: id, Op: op, Actor: actor, Admin: admin, Reason: reason, Time: s.Now().UTC(), Lease: s.lease(), Outputs: outputs})
+}
+
+// MaxTags is how many tags a run may have (schemas/json/run.json).
+const MaxTags = 64
+
+// tagKey is a tag's name as schemas/json/run.json allows it.
+var tagKey = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,128}$`)
+
+// MergeTags merges tags into a run after it was created, whatever its state (tags are
+// annotations, not part of the lifecycle): a value sets a tag, nil removes it.
+func (s *Runs) MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor) (Run, error) {
+	if !registry.ValidID(id) {
+		return Run{}, registry.ErrNotFound("run", id)
+	}
+	var errs []provgraph.FieldError
+	for k, v := range tags {
+		switch {
+		case !tagKey.MatchString(k):
+			errs = append(errs, provgraph.FieldError{Path: "/tags/" + k, Message: "a tag's name matches ^[A-Za-z0-9._/-]{1,128}$"})
+		case v != nil && len(*v) > 256:
+			errs = append(errs, provgraph.FieldError{Path: "/tags/" + k, Message: "at most 256 characters"})
+		}
+	}
+	if len(tags) > MaxTags {
+		errs = append(errs, provgraph.FieldError{Path: "/tags", Message: fmt.Sprintf("at most %d tags", MaxTags)})
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b provgraph.FieldError) int { return strings.Compare(a.Path, b.Path) })
+		return Run{}, provgraph.InvalidFields("the tags cannot be set", errs)
+	}
+	if len(tags) == 0 {
+		return s.Get(ctx, id, ViewFull)
+	}
+	return s.Store.MergeTags(ctx, id, tags, actor, s.Now().UTC())
 }
 
 // Archive sets or clears the archived flag (orthogonal to state).

@@ -39,6 +39,7 @@ type Runs interface {
 	List(ctx context.Context, params map[string][]string) (runs.RunPage, error)
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Artifacts(ctx context.Context, runID string) ([]runs.Artifact, error)
+	MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor) (runs.Run, error)
 }
 
 // Blobs keeps content by its SHA-256 (runs.Blobs): a startrun's project zip.
@@ -128,7 +129,6 @@ type api struct {
 	Config
 	study registry.Kind
 	snaps snapshots
-	props overlay
 	mu    sync.Mutex // one study per experiment name
 	seen  map[string]studyEntry
 }
@@ -502,9 +502,7 @@ func (a *api) details(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := ToDetails(run)
-	d.Properties = a.properties(run)
-	writeJSON(w, r, http.StatusOK, d)
+	writeJSON(w, r, http.StatusOK, ToDetails(run))
 }
 
 func (a *api) patch(w http.ResponseWriter, r *http.Request) {
@@ -541,9 +539,16 @@ func (a *api) patch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	merged, changed := MergeProperties(a.properties(run), in.Properties)
-	if len(changed) > 0 {
-		a.props.set(run.ID, merged)
+	tags, err := PropertyTags(ToRunDto(run, "").Properties, in.Properties)
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	if len(tags) > 0 {
+		if run, err = a.Runs.MergeTags(r.Context(), run.ID, tags, compat.Caller(r).Actor()); err != nil {
+			Fail(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, r, http.StatusOK, a.dto(r, run))
 }
@@ -738,47 +743,7 @@ func (a *api) project(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "project.zip", run.CreatedAt, f)
 }
 
-// overlay holds the properties PATCH set after a submit, by run: a run's spec is
-// immutable once stored, so what the SDK sets after submitting (the ContentSnapshotId of a
-// zip submit) lives here, for as long as the server runs, bounded to maxOverlay runs.
-type overlay struct {
-	mu sync.Mutex
-	m  map[string]map[string]string
-}
-
-const maxOverlay = 16384
-
-func (o *overlay) set(id string, props map[string]string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil || len(o.m) >= maxOverlay {
-		o.m = map[string]map[string]string{}
-	}
-	o.m[id] = props
-}
-
-func (o *overlay) get(id string) (map[string]string, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	p, ok := o.m[id]
-	return p, ok
-}
-
-// properties are a run's: those of its submit, and what PATCH merged in since.
-func (a *api) properties(run runs.Run) map[string]string {
-	if p, ok := a.props.get(run.ID); ok {
-		out := make(map[string]string, len(p))
-		for k, v := range p {
-			out[k] = v
-		}
-		return out
-	}
-	return ToRunDto(run, "").Properties
-}
-
 // dto is a run as its RunDto, with its properties.
 func (a *api) dto(r *http.Request, run runs.Run) RunDto {
-	d := ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
-	d.Properties = a.properties(run)
-	return d
+	return ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
 }

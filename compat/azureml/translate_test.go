@@ -286,3 +286,15 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestPropertyTagsKeepsWhatChangesAsTags(t *testing.T) {
+	got, err := PropertyTags(map[string]string{"ContentSnapshotId": "s1"}, map[string]*string{"ContentSnapshotId": ptr("s1"), "azureml.git.commit": ptr("abc"), "gone": nil})
+	if err != nil || len(got) != 1 || got[TagProperty+"azureml.git.commit"] == nil || *got[TagProperty+"azureml.git.commit"] != "abc" {
+		t.Fatalf("tags %v %v", got, err)
+	}
+	for _, bad := range []map[string]*string{{"a key": ptr("x")}, {strings.Repeat("k", 112): ptr("x")}, {"k": ptr(strings.Repeat("v", 257))}} {
+		if _, err := PropertyTags(nil, bad); provgraph.ErrorCode(err) != provgraph.Invalid {
+			t.Fatalf("%v: %v", bad, err)
+		}
+	}
+}
