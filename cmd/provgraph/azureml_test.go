@@ -76,7 +76,9 @@ func TestAzureMLOverHTTP(t *testing.T) {
 	// What PATCH set is stored with the run: a fresh server on the same database reads it,
 	// and so does the native API (as the tag it is kept as).
 	m.Close()
-	m2 := mustMain(t, func(c *Config) { c.IDPrefix, c.TokenFile, c.ArtifactDir = m.Config.IDPrefix, m.Config.TokenFile, m.Config.ArtifactDir })
+	m2 := mustMain(t, func(c *Config) {
+		c.IDPrefix, c.TokenFile, c.ArtifactDir = m.Config.IDPrefix, m.Config.TokenFile, m.Config.ArtifactDir
+	})
 	user.base, other.base, anon.base = m2.URL, m2.URL, m2.URL
 	if p := user.do("GET", history, nil).JSON(t)["properties"].(map[string]any); p["extra"] != "x" || p["ContentSnapshotId"] != "snap-1" {
 		t.Fatalf("PATCHed properties after a restart: %v", p)
