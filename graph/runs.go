@@ -67,6 +67,13 @@ func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error
 		if sp.StudyID != "" {
 			props["study_id"] = sp.StudyID
 		}
+		contents := make([]map[string]any, 0, len(c.Contents))
+		for _, f := range c.Contents {
+			contents = append(contents, map[string]any{"role": f.Role, "props": map[string]any{
+				"id": f.ID, "kind": "Artifact", "version": 1, "name": f.Name, "run_id": c.ID, "sha256": f.SHA256, "size": f.Size,
+				"media_type": f.MediaType, "created_at": c.Time, "created_by": c.Actor.Subject, "updated_at": c.Time, "updated_by": c.Actor.Subject,
+			}})
+		}
 		inputs := make([]map[string]any, 0, len(sp.Inputs))
 		for i, in := range sp.Inputs {
 			inputs = append(inputs, map[string]any{"id": in.ID, "role": in.Role, "field": fmt.Sprintf("/inputs/%d/id", i)})
@@ -80,7 +87,13 @@ func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error
 				actor:$subject, attempt:1, name:'create'})
 			CREATE (e)-[:WAS_ATTRIBUTED_TO {role:'actor', time:$now}]->(u)
 			CREATE (r)-[:WAS_INFLUENCED_BY {role:'create'}]->(e)
-			WITH r
+			WITH r, u
+			CALL (r, u) {
+				UNWIND $contents AS c
+				CREATE (a:Record:Artifact:Entity) SET a = c.props
+				CREATE (r)-[:USED {role:c.role, time:$now}]->(a)
+				CREATE (a)-[:WAS_ATTRIBUTED_TO {role:'submitter', time:$now}]->(u)
+			}
 			CALL (r) {
 				UNWIND $inputs AS i
 				MATCH (d:Record {id:i.id})
@@ -100,7 +113,7 @@ func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error
 			}
 			RETURN r.id AS id`,
 			map[string]any{"subject": c.Actor.Subject, "user": "agents/" + c.Actor.Subject, "name": c.Actor.Name, "props": props,
-				"now": c.Time, "id": c.ID, "inputs": inputs, "wf": wf, "model": model, "study": sp.StudyID})
+				"now": c.Time, "id": c.ID, "inputs": inputs, "wf": wf, "model": model, "study": sp.StudyID, "contents": contents})
 		if err != nil {
 			return nil, err
 		}
@@ -711,6 +724,9 @@ func (s *Runs) PurgeRun(ctx context.Context, id string) error {
 			WITH r, collect(x) AS owned
 			OPTIONAL MATCH (a:Artifact)-[:WAS_GENERATED_BY]->(r)
 			WITH r, owned, collect(a) AS artifacts
+			OPTIONAL MATCH (r)-[:USED]->(i:Artifact {run_id:$id})
+			WITH r, owned, artifacts, collect(i) AS inputs
+			WITH r, owned, artifacts + inputs AS artifacts
 			WITH r, owned + artifacts AS owned
 			CALL () { MATCH (m:Metric {run_id:$id}) DETACH DELETE m }
 			CALL (owned) { UNWIND owned AS x DETACH DELETE x }

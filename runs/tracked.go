@@ -72,7 +72,29 @@ type RunCreate struct {
 	Actor   registry.Actor
 	Time    time.Time
 	IdemKey string
+	// Contents are files the run is submitted with, already in Blobs: each becomes an
+	// artifact entity the run used, created with it.
+	Contents []Content
 }
+
+// Content is a file a run is submitted with (a foreign client's project zip), kept by
+// content in Blobs: an (:Artifact:Entity) the run USED in Role.
+type Content struct {
+	Name string
+	// Role is the role of the usage, a plain name ("content" when empty).
+	Role      string
+	SHA256    string
+	Size      int64
+	MediaType string
+	// ID is the entity's id, set by the service.
+	ID string
+}
+
+// contentRole is a usage's role: a plain name, never a record id (which has a '/').
+var contentRole = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+
+// MaxContents bounds the files a run is submitted with.
+const MaxContents = 16
 
 // Change is one operation on a run. Admin lets an operator act for the executor.
 type Change struct {
@@ -197,6 +219,18 @@ func (s *Runs) lease() time.Duration {
 
 // Create validates a spec and stores a PENDING run.
 func (s *Runs) Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (Run, error) {
+	return s.CreateWith(ctx, raw, actor, idemKey, nil)
+}
+
+// CreateWith is Create for a run submitted with files already stored in Blobs (by their
+// SHA-256, as Blobs.Put answered): the run and an input artifact entity for each file are
+// written in one transaction, so the files appear in the run's PROV as entities it used
+// from the moment it exists.
+func (s *Runs) CreateWith(ctx context.Context, raw []byte, actor registry.Actor, idemKey string, contents []Content) (Run, error) {
+	contents, err := s.checkContents(contents)
+	if err != nil {
+		return Run{}, err
+	}
 	doc, errs := s.Schemas.Decode("run", raw)
 	if len(errs) > 0 {
 		return Run{}, provgraph.InvalidFields("the run does not match its schema", errs)
@@ -210,7 +244,51 @@ func (s *Runs) Create(ctx context.Context, raw []byte, actor registry.Actor, ide
 		return Run{}, err
 	}
 	now := s.Now().UTC()
-	return s.Store.CreateRun(ctx, RunCreate{ID: s.IDs.New(now), Spec: spec, Raw: compact, Actor: actor, Time: now, IdemKey: idemKey})
+	for i := range contents {
+		contents[i].ID = s.IDs.New(now)
+	}
+	return s.Store.CreateRun(ctx, RunCreate{ID: s.IDs.New(now), Spec: spec, Raw: compact, Actor: actor, Time: now, IdemKey: idemKey, Contents: contents})
+}
+
+// checkContents checks the files of a submit: named as artifacts are, each once, each
+// present in Blobs.
+func (s *Runs) checkContents(in []Content) ([]Content, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) > MaxContents {
+		return nil, provgraph.InvalidFields("too many files", []provgraph.FieldError{{Path: "/contents", Message: fmt.Sprintf("at most %d", MaxContents)}})
+	}
+	out := slices.Clone(in)
+	seen := map[string]bool{}
+	for i, c := range out {
+		if err := CheckArtifactName(c.Name); err != nil {
+			return nil, err
+		}
+		if seen[c.Name] {
+			return nil, provgraph.InvalidFields("a file is named twice", []provgraph.FieldError{{Path: fmt.Sprintf("/contents/%d/name", i), Message: "names are unique"}})
+		}
+		seen[c.Name] = true
+		mt, err := checkMediaType(c.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		out[i].MediaType = mt
+		if c.Role == "" {
+			out[i].Role = "content"
+		} else if !contentRole.MatchString(c.Role) {
+			return nil, provgraph.InvalidFields("bad role", []provgraph.FieldError{{Path: fmt.Sprintf("/contents/%d/role", i), Message: "a plain name: ^[A-Za-z][A-Za-z0-9_.-]{0,63}$"}})
+		}
+		if s.Blobs == nil {
+			return nil, provgraph.Errorf(provgraph.Internal, "no artifact store to keep files in")
+		}
+		f, err := s.Blobs.Open(c.SHA256)
+		if err != nil {
+			return nil, provgraph.Wrap(provgraph.Invalid, err, fmt.Sprintf("file %q is not in the artifact store", c.Name))
+		}
+		f.Close()
+	}
+	return out, nil
 }
 
 // Get reads a run in a view.

@@ -112,6 +112,20 @@ func TestAzureMLOverHTTP(t *testing.T) {
 	if got.Status != 200 || !bytes.Equal(got.Body, project.Bytes()) || got.Header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` {
 		t.Fatalf("project.zip: %d %q", got.Status, got.Header.Get("ETag"))
 	}
+	// The project is an entity the run used from its submit on, before any executor holds it.
+	id2 := user.do("GET", "/api/v1/runs?tag=azureml.run_id:"+run2, nil).JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	doc := user.do("GET", "/api/v1/prov/"+id2+"?format=provjson", nil).JSON(t)
+	var usedProject bool
+	for _, u := range doc["used"].(map[string]any) {
+		u := u.(map[string]any)
+		ent, _ := doc["entity"].(map[string]any)[u["prov:entity"].(string)].(map[string]any)
+		if u["prov:activity"] == "id:"+id2 && ent != nil && ent["prov:label"] == "azureml/project.zip" {
+			usedProject = true
+		}
+	}
+	if !usedProject {
+		t.Fatalf("the project is not used in the run's PROV: %v", doc)
+	}
 
 	// runs:query, newest first; a filter it cannot honour is refused.
 	q := user.do("POST", "/history/v1.0"+ws+"/experiments/"+exp+"/runs:query", `{"filter": "(ParentRunId eq null)", "orderby": ["StartTimeUtc desc"], "top": 500}`).JSON(t)

@@ -35,7 +35,7 @@ import (
 
 // Runs is what the adapter needs of the tracked-run service (runs.Runs).
 type Runs interface {
-	Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (runs.Run, error)
+	CreateWith(ctx context.Context, raw []byte, actor registry.Actor, idemKey string, contents []runs.Content) (runs.Run, error)
 	List(ctx context.Context, params map[string][]string) (runs.RunPage, error)
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Artifacts(ctx context.Context, runID string) ([]runs.Artifact, error)
@@ -375,7 +375,7 @@ func (a *api) submit(r *http.Request, s Submit) (runs.Run, error) {
 	if err != nil {
 		return runs.Run{}, err
 	}
-	return a.Runs.Create(r.Context(), spec, caller.Actor(), "azureml:"+s.RunID)
+	return a.Runs.CreateWith(r.Context(), spec, caller.Actor(), "azureml:"+s.RunID, s.Contents())
 }
 
 // studyTTL is how long an experiment's study is remembered.

@@ -212,6 +212,26 @@ type Foreign struct {
 	Snapshot   *Blob             `json:"snapshot,omitempty"`
 }
 
+// Names of the entities a run uses: the project zip of a startrun and the snapshot
+// manifest it was submitted from.
+const (
+	ProjectName  = "azureml/project.zip"
+	SnapshotName = "azureml/snapshot.json"
+)
+
+// Contents are the files a submit carried, for the run service to record as entities
+// the run used: its project zip and its snapshot's manifest, as stored.
+func (s Submit) Contents() []runs.Content {
+	var out []runs.Content
+	if s.Project != nil {
+		out = append(out, runs.Content{Name: ProjectName, Role: "project", SHA256: s.Project.SHA256, Size: s.Project.Size, MediaType: "application/zip"})
+	}
+	if s.Snapshot != nil {
+		out = append(out, runs.Content{Name: SnapshotName, Role: "snapshot", SHA256: s.Snapshot.SHA256, Size: s.Snapshot.Size, MediaType: "application/json"})
+	}
+	return out
+}
+
 // CheckNames checks a submit's run id and experiment name.
 func CheckNames(runID, experiment string) error {
 	if !RunIDPattern.MatchString(runID) {

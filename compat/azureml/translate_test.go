@@ -298,3 +298,17 @@ func TestPropertyTagsKeepsWhatChangesAsTags(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmitContentsAreItsProjectAndSnapshot(t *testing.T) {
+	if c := (Submit{}).Contents(); len(c) != 0 {
+		t.Fatalf("a bare submit uses %v", c)
+	}
+	s := Submit{Project: &Blob{SHA256: "p", Size: 3}, Snapshot: &Blob{SHA256: "s", Size: 2}}
+	want := []runs.Content{
+		{Name: ProjectName, Role: "project", SHA256: "p", Size: 3, MediaType: "application/zip"},
+		{Name: SnapshotName, Role: "snapshot", SHA256: "s", Size: 2, MediaType: "application/json"},
+	}
+	if got := s.Contents(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("contents %+v", got)
+	}
+}
