@@ -687,27 +687,15 @@ func (a *api) contentInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, map[string]any{"value": value, "continuationToken": nil})
 }
 
-// Fail answers an error as Azure's services do: an ErrorResponse with Azure's error code.
+// Fail answers an error as Azure's services do: an ErrorResponse with Azure's error code,
+// the status, headers and safe message chosen by compat.Resolve as for every adapter.
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
-	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
-	}
-	status, body := ToError(e)
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "azureml").Msg("internal error")
-		body.Error.Message = "internal error"
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	}
+	f := compat.Resolve(w, r, err, "azureml")
+	_, body := ToError(f.Error)
+	body.Error.Message = f.Message
 	body.Time = time.Now().UTC().Format(time.RFC3339)
 	body.Correlation = map[string]string{}
-	writeJSON(w, r, status, body)
+	writeJSON(w, r, f.Status, body)
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {

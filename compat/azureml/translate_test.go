@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -310,5 +312,31 @@ func TestSubmitContentsAreItsProjectAndSnapshot(t *testing.T) {
 	}
 	if got := s.Contents(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("contents %+v", got)
+	}
+}
+
+func TestFailAnswersAzureErrorsThroughResolve(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+		msg    string
+		header string
+	}{
+		{provgraph.InvalidFields("bad", []provgraph.FieldError{{Path: "/name", Message: "required"}}), 400, "ValidationError", "bad", ""},
+		{provgraph.Errorf(provgraph.Unavailable, "neo4j is starting"), 503, "TransientError", "neo4j is starting", "Retry-After"},
+		{provgraph.Errorf(provgraph.Unauthorized, "no token"), 401, "UserError", "no token", "WWW-Authenticate"},
+		{errors.New("secret detail"), 500, "ServiceError", "internal error", ""},
+	} {
+		w := httptest.NewRecorder()
+		Fail(w, httptest.NewRequest("GET", "/", nil), c.err)
+		var body ErrorResponse
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != c.status || body.Error.Code != c.code || body.Error.Message != c.msg ||
+			body.Time == "" {
+			t.Fatalf("%v: %d %s", c.err, w.Code, w.Body)
+		}
+		if c.header != "" && w.Header().Get(c.header) == "" {
+			t.Fatalf("%v: no %s", c.err, c.header)
+		}
 	}
 }
