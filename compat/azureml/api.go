@@ -37,6 +37,7 @@ import (
 type Runs interface {
 	CreateWith(ctx context.Context, raw []byte, actor registry.Actor, idemKey string, contents []runs.Content) (runs.Run, error)
 	List(ctx context.Context, params map[string][]string) (runs.RunPage, error)
+	Get(ctx context.Context, id, view string) (runs.Run, error)
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Artifacts(ctx context.Context, runID string) ([]runs.Artifact, error)
 	MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor) (runs.Run, error)
@@ -129,6 +130,7 @@ type api struct {
 	Config
 	study registry.Kind
 	snaps snapshots
+	ids   aliases
 	mu    sync.Mutex // one study per experiment name
 	seen  map[string]studyEntry
 }
@@ -375,7 +377,11 @@ func (a *api) submit(r *http.Request, s Submit) (runs.Run, error) {
 	if err != nil {
 		return runs.Run{}, err
 	}
-	return a.Runs.CreateWith(r.Context(), spec, caller.Actor(), "azureml:"+s.RunID, s.Contents())
+	run, err := a.Runs.CreateWith(r.Context(), spec, caller.Actor(), "azureml:"+s.RunID, s.Contents())
+	if err == nil {
+		a.ids.put(s.RunID, run)
+	}
+	return run, err
 }
 
 // studyTTL is how long an experiment's study is remembered.
@@ -454,18 +460,64 @@ func lookup(runID, view string) map[string][]string {
 }
 
 // find resolves the client's run id in an experiment, named or by its id (its study's),
-// in the native full view.
+// in the native full view: by the provgraph id it is known to alias, else by the native list.
 func (a *api) find(ctx context.Context, experiment, runID string) (runs.Run, error) {
+	if id, ok := a.ids.get(runID, experiment); ok {
+		run, err := a.Runs.Get(ctx, id, runs.ViewFull)
+		if provgraph.ErrorCode(err) != provgraph.NotFound {
+			return run, err
+		}
+		a.ids.drop(runID) // purged or deleted: ask the list, which says so
+	}
 	page, err := a.Runs.List(ctx, lookup(runID, runs.ViewFull))
 	if err != nil {
 		return runs.Run{}, err
 	}
 	for _, run := range page.Runs {
 		if (run.Tags[TagExperiment] == experiment || run.StudyID == experiment) && foreign(run).RunID == runID {
+			a.ids.put(runID, run)
 			return run, nil
 		}
 	}
 	return runs.Run{}, provgraph.Errorf(provgraph.NotFound, "run %s not found in experiment %s", runID, experiment)
+}
+
+// aliases remembers which provgraph run a client's run id is, with its experiment and
+// study: the alias never changes once the run exists, so a hit saves the native list
+// (a run purged since is found missing by the read that follows). Bounded.
+type aliases struct {
+	mu sync.Mutex
+	m  map[string]alias
+}
+
+type alias struct{ id, experiment, study string }
+
+const maxAliases = 65536
+
+func (c *aliases) put(runID string, run runs.Run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxAliases {
+		c.m = map[string]alias{}
+	}
+	c.m[runID] = alias{id: run.ID, experiment: run.Tags[TagExperiment], study: run.StudyID}
+}
+
+// get is the run runID aliases if it is of experiment (named or by its study's id).
+func (c *aliases) get(runID, experiment string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	al, ok := c.m[runID]
+	if !ok || (al.experiment != experiment && al.study != experiment) {
+		return "", false
+	}
+	return al.id, true
+}
+
+func (c *aliases) drop(runID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, runID)
 }
 
 func (a *api) resolve(w http.ResponseWriter, r *http.Request) (runs.Run, bool) {
@@ -554,6 +606,21 @@ func (a *api) patch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	if id, ok := a.ids.get(v["runId"], v["exp"]); ok {
+		// A known alias: cancel it straight away, reading the run only when the cancel
+		// conflicts (to tell a run already canceling from one that ended otherwise).
+		p := compat.Caller(r)
+		_, err := a.Runs.Do(r.Context(), id, runs.OpCancel, p.Actor(), p.Role.Allows(auth.Admin), "canceled through Azure ML", nil)
+		if err == nil {
+			writeJSON(w, r, http.StatusOK, map[string]string{"runId": v["runId"]})
+			return
+		}
+		if c := provgraph.ErrorCode(err); c != provgraph.Conflict && c != provgraph.NotFound {
+			Fail(w, r, err)
+			return
+		}
+	}
 	run, ok := a.resolve(w, r)
 	if !ok {
 		return

@@ -340,3 +340,20 @@ func TestFailAnswersAzureErrorsThroughResolve(t *testing.T) {
 		}
 	}
 }
+
+func TestAliasesResolveOnlyInTheirExperiment(t *testing.T) {
+	var c aliases
+	c.put("e_1_0a1b2c3d", runs.Run{ID: "local/01J", StudyID: "local/01S", Tags: map[string]string{TagExperiment: "e"}})
+	for _, exp := range []string{"e", "local/01S"} {
+		if id, ok := c.get("e_1_0a1b2c3d", exp); !ok || id != "local/01J" {
+			t.Fatalf("in %s: %q %v", exp, id, ok)
+		}
+	}
+	if _, ok := c.get("e_1_0a1b2c3d", "other"); ok {
+		t.Fatal("resolved in another experiment")
+	}
+	c.drop("e_1_0a1b2c3d")
+	if _, ok := c.get("e_1_0a1b2c3d", "e"); ok {
+		t.Fatal("resolved after drop")
+	}
+}
