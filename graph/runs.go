@@ -67,6 +67,13 @@ func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error
 		if sp.StudyID != "" {
 			props["study_id"] = sp.StudyID
 		}
+		contents := make([]map[string]any, 0, len(c.Contents))
+		for _, f := range c.Contents {
+			contents = append(contents, map[string]any{"role": f.Role, "props": map[string]any{
+				"id": f.ID, "kind": "Artifact", "version": 1, "name": f.Name, "run_id": c.ID, "sha256": f.SHA256, "size": f.Size,
+				"media_type": f.MediaType, "created_at": c.Time, "created_by": c.Actor.Subject, "updated_at": c.Time, "updated_by": c.Actor.Subject,
+			}})
+		}
 		inputs := make([]map[string]any, 0, len(sp.Inputs))
 		for i, in := range sp.Inputs {
 			inputs = append(inputs, map[string]any{"id": in.ID, "role": in.Role, "field": fmt.Sprintf("/inputs/%d/id", i)})
@@ -80,7 +87,13 @@ func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error
 				actor:$subject, attempt:1, name:'create'})
 			CREATE (e)-[:WAS_ATTRIBUTED_TO {role:'actor', time:$now}]->(u)
 			CREATE (r)-[:WAS_INFLUENCED_BY {role:'create'}]->(e)
-			WITH r
+			WITH r, u
+			CALL (r, u) {
+				UNWIND $contents AS c
+				CREATE (a:Record:Artifact:Entity) SET a = c.props
+				CREATE (r)-[:USED {role:c.role, time:$now}]->(a)
+				CREATE (a)-[:WAS_ATTRIBUTED_TO {role:'submitter', time:$now}]->(u)
+			}
 			CALL (r) {
 				UNWIND $inputs AS i
 				MATCH (d:Record {id:i.id})
@@ -100,7 +113,7 @@ func (s *Runs) CreateRun(ctx context.Context, c runs.RunCreate) (runs.Run, error
 			}
 			RETURN r.id AS id`,
 			map[string]any{"subject": c.Actor.Subject, "user": "agents/" + c.Actor.Subject, "name": c.Actor.Name, "props": props,
-				"now": c.Time, "id": c.ID, "inputs": inputs, "wf": wf, "model": model, "study": sp.StudyID})
+				"now": c.Time, "id": c.ID, "inputs": inputs, "wf": wf, "model": model, "study": sp.StudyID, "contents": contents})
 		if err != nil {
 			return nil, err
 		}
@@ -411,6 +424,48 @@ func apply(ctx context.Context, tx neo4j.ManagedTransaction, c runs.Change) (run
 	return readRun(ctx, tx, c.ID)
 }
 
+// MergeTags merges tags into a run: the run's node is locked by the first write, its
+// tags read and merged under that lock, so concurrent merges do not lose each other's.
+func (s *Runs) MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor, at time.Time) (runs.Run, error) {
+	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, `
+			MATCH (r:Record:Run {id:$id}) WHERE r.deleted_at IS NULL
+			SET r.updated_at = $now, r.updated_by = $subject
+			RETURN r.tags AS tags`, map[string]any{"id": id, "now": at, "subject": actor.Subject})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return nil, registry.ErrNotFound("run", id)
+		}
+		have := map[string]string{}
+		if list, ok := recs[0].Values[0].([]any); ok {
+			for _, t := range list {
+				k, v, _ := strings.Cut(t.(string), "=")
+				have[k] = v
+			}
+		}
+		for k, v := range tags {
+			if v == nil {
+				delete(have, k)
+			} else {
+				have[k] = *v
+			}
+		}
+		if len(have) > runs.MaxTags {
+			return nil, provgraph.InvalidFields("the tags cannot be set", []provgraph.FieldError{{Path: "/tags", Message: fmt.Sprintf("a run has at most %d tags", runs.MaxTags)}})
+		}
+		if _, err := run(ctx, tx, `MATCH (r:Record:Run {id:$id}) SET r.tags = $tags RETURN r.id`, map[string]any{"id": id, "tags": tagList(have)}); err != nil {
+			return nil, err
+		}
+		return readRun(ctx, tx, id)
+	})
+	if err != nil {
+		return runs.Run{}, err
+	}
+	return v.(runs.Run), nil
+}
+
 // SetArchived sets the archived flag and records the event.
 func (s *Runs) SetArchived(ctx context.Context, id string, archived bool, actor registry.Actor, at time.Time) (runs.Run, error) {
 	v, err := s.DB.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
@@ -669,6 +724,9 @@ func (s *Runs) PurgeRun(ctx context.Context, id string) error {
 			WITH r, collect(x) AS owned
 			OPTIONAL MATCH (a:Artifact)-[:WAS_GENERATED_BY]->(r)
 			WITH r, owned, collect(a) AS artifacts
+			OPTIONAL MATCH (r)-[:USED]->(i:Artifact {run_id:$id})
+			WITH r, owned, artifacts, collect(i) AS inputs
+			WITH r, owned, artifacts + inputs AS artifacts
 			WITH r, owned + artifacts AS owned
 			CALL () { MATCH (m:Metric {run_id:$id}) DETACH DELETE m }
 			CALL (owned) { UNWIND owned AS x DETACH DELETE x }

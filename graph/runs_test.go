@@ -2,13 +2,16 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"provgraph"
+	"provgraph/prov"
 	"provgraph/prov/provtest"
 	"provgraph/registry"
 	"provgraph/runs"
@@ -314,5 +317,123 @@ func TestListRunsPagesAndFilters(t *testing.T) {
 	}
 	if _, err := MustDB(t).Secret(t.Context(), "test"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRunMergeTags(t *testing.T) {
+	rs, _, _ := runService(t)
+	r := mustRun(t, rs, `{"name":"tagged","tags":{"team":"reef","old":"x"}}`)
+	v := func(s string) *string { return &s }
+	got, err := rs.MergeTags(t.Context(), r.ID, map[string]*string{"azureml.prop.ContentSnapshotId": v("snap-1"), "old": nil, "team": v("coral")}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"team": "coral", "azureml.prop.ContentSnapshotId": "snap-1"}
+	if !maps.Equal(got.Tags, want) || got.State != runs.Pending || len(got.Events) != 1 {
+		t.Fatalf("merged %+v", got)
+	}
+	// Stored: a fresh read and the tag filter of the list both see it.
+	if again, err := rs.Get(t.Context(), r.ID, runs.ViewFull); err != nil || !maps.Equal(again.Tags, want) {
+		t.Fatalf("read again %v %v", again.Tags, err)
+	}
+	page, err := rs.List(t.Context(), map[string][]string{"tag": {"azureml.prop.ContentSnapshotId:snap-1"}, "name_prefix": {"tagged"}})
+	if err != nil || !slices.ContainsFunc(page.Runs, func(x runs.Run) bool { return x.ID == r.ID }) {
+		t.Fatalf("list by the merged tag: %v %v", page.Runs, err)
+	}
+	// Bad names and too many tags change nothing.
+	if _, err := rs.MergeTags(t.Context(), r.ID, map[string]*string{"bad key": v("x")}, actor); code(err) != provgraph.Invalid {
+		t.Fatalf("bad key: %v", err)
+	}
+	many := map[string]*string{}
+	for i := range runs.MaxTags - 1 {
+		many[fmt.Sprintf("k%d", i)] = v("x")
+	}
+	if _, err := rs.MergeTags(t.Context(), r.ID, many, actor); code(err) != provgraph.Invalid {
+		t.Fatalf("over %d tags: %v", runs.MaxTags, err)
+	}
+	if again, _ := rs.Get(t.Context(), r.ID, runs.ViewFull); !maps.Equal(again.Tags, want) {
+		t.Fatalf("a refused merge changed %v", again.Tags)
+	}
+	// Concurrent merges of different tags all land.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := rs.MergeTags(t.Context(), r.ID, map[string]*string{fmt.Sprintf("c%d", i): v("y")}, actor); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if again, _ := rs.Get(t.Context(), r.ID, runs.ViewFull); len(again.Tags) != 10 {
+		t.Fatalf("concurrent merges lost some: %v", again.Tags)
+	}
+	if _, err := rs.MergeTags(t.Context(), "local/01J0000000000000000000000Z", map[string]*string{"a": v("b")}, actor); code(err) != provgraph.NotFound {
+		t.Fatalf("unknown run: %v", err)
+	}
+}
+
+// A run created with files: each is an artifact entity the run used, from the moment it
+// exists (PENDING), in its PROV; a file not in the store, or named twice, makes nothing.
+func TestRunCreatedWithContents(t *testing.T) {
+	rs, store, _ := runService(t)
+	rs.Blobs = &runs.Blobs{Dir: t.TempDir()}
+	sum, size, err := rs.Blobs.Put(strings.NewReader("PK project"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rs.CreateWith(t.Context(), []byte(`{"name":"with-project"}`), actor, "",
+		[]runs.Content{{Name: "azureml/project.zip", Role: "project", SHA256: sum, Size: size, MediaType: "application/zip"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != runs.Pending {
+		t.Fatalf("state %s", r.State)
+	}
+	doc, err := (&Provenance{DB: store.DB}).Document(t.Context(), r.ID, 0, registry.Everyone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used []prov.Relation
+	for _, rel := range doc.Relations {
+		if rel.Type == prov.Used {
+			used = append(used, rel)
+		}
+	}
+	if len(used) != 1 || used[0].Role != "project" {
+		t.Fatalf("used %+v", used)
+	}
+	var entity *prov.Node
+	for i, n := range doc.Nodes {
+		if n.ID == used[0].To {
+			entity = &doc.Nodes[i]
+		}
+	}
+	if entity == nil || entity.Class != "Entity" || entity.Label != "azureml/project.zip" {
+		t.Fatalf("the used entity: %+v in %+v", entity, doc.Nodes)
+	}
+	// Not an output: the executor's artifacts are what the run generated.
+	if arts, err := rs.Artifacts(t.Context(), r.ID); err != nil || len(arts) != 0 {
+		t.Fatalf("artifacts %v %v", arts, err)
+	}
+	missing := strings.Repeat("ab", 32)
+	for _, bad := range [][]runs.Content{
+		{{Name: "p.zip", SHA256: missing}},
+		{{Name: "p.zip", SHA256: sum}, {Name: "p.zip", SHA256: sum}},
+		{{Name: "p.zip", SHA256: sum, Role: "a/b"}},
+	} {
+		if _, err := rs.CreateWith(t.Context(), []byte(`{"name":"refused-contents"}`), actor, "", bad); code(err) != provgraph.Invalid {
+			t.Fatalf("%+v: %v", bad, err)
+		}
+	}
+	if page, _ := rs.List(t.Context(), map[string][]string{"name_prefix": {"refused-contents"}}); len(page.Runs) != 0 {
+		t.Fatalf("a refused create made %d runs", len(page.Runs))
+	}
+	// Purging the run takes its input entities with it.
+	mustDo(t, rs, r.ID, runs.OpCancel, actor)
+	if err := rs.Delete(t.Context(), r.ID, actor, "", true, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Provenance{DB: store.DB}).Document(t.Context(), used[0].To, 0, registry.Everyone); code(err) != provgraph.NotFound {
+		t.Fatalf("the input entity outlived its purged run: %v", err)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"provgraph"
@@ -69,7 +72,29 @@ type RunCreate struct {
 	Actor   registry.Actor
 	Time    time.Time
 	IdemKey string
+	// Contents are files the run is submitted with, already in Blobs: each becomes an
+	// artifact entity the run used, created with it.
+	Contents []Content
 }
+
+// Content is a file a run is submitted with (a foreign client's project zip), kept by
+// content in Blobs: an (:Artifact:Entity) the run USED in Role.
+type Content struct {
+	Name string
+	// Role is the role of the usage, a plain name ("content" when empty).
+	Role      string
+	SHA256    string
+	Size      int64
+	MediaType string
+	// ID is the entity's id, set by the service.
+	ID string
+}
+
+// contentRole is a usage's role: a plain name, never a record id (which has a '/').
+var contentRole = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+
+// MaxContents bounds the files a run is submitted with.
+const MaxContents = 16
 
 // Change is one operation on a run. Admin lets an operator act for the executor.
 type Change struct {
@@ -98,6 +123,9 @@ type RunStore interface {
 	// CountRuns counts the runs q's filters match, every page together.
 	CountRuns(ctx context.Context, q RunQuery) (int, error)
 	DeleteRun(ctx context.Context, id string, actor registry.Actor, reason string, at time.Time) error
+	// MergeTags sets (a nil value removes) tags of a run not deleted, in one conditional
+	// write; a run left with more than MaxTags tags is refused and nothing changes.
+	MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor, at time.Time) (Run, error)
 	PurgeRun(ctx context.Context, id string) error
 	// AddArtifact records an uploaded file as an entity the run generated, if the run
 	// takes artifacts from this actor (CheckArtifactUpload) and has none of that name.
@@ -191,6 +219,18 @@ func (s *Runs) lease() time.Duration {
 
 // Create validates a spec and stores a PENDING run.
 func (s *Runs) Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (Run, error) {
+	return s.CreateWith(ctx, raw, actor, idemKey, nil)
+}
+
+// CreateWith is Create for a run submitted with files already stored in Blobs (by their
+// SHA-256, as Blobs.Put answered): the run and an input artifact entity for each file are
+// written in one transaction, so the files appear in the run's PROV as entities it used
+// from the moment it exists.
+func (s *Runs) CreateWith(ctx context.Context, raw []byte, actor registry.Actor, idemKey string, contents []Content) (Run, error) {
+	contents, err := s.checkContents(contents)
+	if err != nil {
+		return Run{}, err
+	}
 	doc, errs := s.Schemas.Decode("run", raw)
 	if len(errs) > 0 {
 		return Run{}, provgraph.InvalidFields("the run does not match its schema", errs)
@@ -204,7 +244,51 @@ func (s *Runs) Create(ctx context.Context, raw []byte, actor registry.Actor, ide
 		return Run{}, err
 	}
 	now := s.Now().UTC()
-	return s.Store.CreateRun(ctx, RunCreate{ID: s.IDs.New(now), Spec: spec, Raw: compact, Actor: actor, Time: now, IdemKey: idemKey})
+	for i := range contents {
+		contents[i].ID = s.IDs.New(now)
+	}
+	return s.Store.CreateRun(ctx, RunCreate{ID: s.IDs.New(now), Spec: spec, Raw: compact, Actor: actor, Time: now, IdemKey: idemKey, Contents: contents})
+}
+
+// checkContents checks the files of a submit: named as artifacts are, each once, each
+// present in Blobs.
+func (s *Runs) checkContents(in []Content) ([]Content, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) > MaxContents {
+		return nil, provgraph.InvalidFields("too many files", []provgraph.FieldError{{Path: "/contents", Message: fmt.Sprintf("at most %d", MaxContents)}})
+	}
+	out := slices.Clone(in)
+	seen := map[string]bool{}
+	for i, c := range out {
+		if err := CheckArtifactName(c.Name); err != nil {
+			return nil, err
+		}
+		if seen[c.Name] {
+			return nil, provgraph.InvalidFields("a file is named twice", []provgraph.FieldError{{Path: fmt.Sprintf("/contents/%d/name", i), Message: "names are unique"}})
+		}
+		seen[c.Name] = true
+		mt, err := checkMediaType(c.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		out[i].MediaType = mt
+		if c.Role == "" {
+			out[i].Role = "content"
+		} else if !contentRole.MatchString(c.Role) {
+			return nil, provgraph.InvalidFields("bad role", []provgraph.FieldError{{Path: fmt.Sprintf("/contents/%d/role", i), Message: "a plain name: ^[A-Za-z][A-Za-z0-9_.-]{0,63}$"}})
+		}
+		if s.Blobs == nil {
+			return nil, provgraph.Errorf(provgraph.Internal, "no artifact store to keep files in")
+		}
+		f, err := s.Blobs.Open(c.SHA256)
+		if err != nil {
+			return nil, provgraph.Wrap(provgraph.Invalid, err, fmt.Sprintf("file %q is not in the artifact store", c.Name))
+		}
+		f.Close()
+	}
+	return out, nil
 }
 
 // Get reads a run in a view.
@@ -236,6 +320,40 @@ func (s *Runs) Do(ctx context.Context, id string, op Op, actor registry.Actor, a
 		}
 	}
 	return s.Store.Apply(ctx, Change{ID: id, Op: op, Actor: actor, Admin: admin, Reason: reason, Time: s.Now().UTC(), Lease: s.lease(), Outputs: outputs})
+}
+
+// MaxTags is how many tags a run may have (schemas/json/run.json).
+const MaxTags = 64
+
+// tagKey is a tag's name as schemas/json/run.json allows it.
+var tagKey = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,128}$`)
+
+// MergeTags merges tags into a run after it was created, whatever its state (tags are
+// annotations, not part of the lifecycle): a value sets a tag, nil removes it.
+func (s *Runs) MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor) (Run, error) {
+	if !registry.ValidID(id) {
+		return Run{}, registry.ErrNotFound("run", id)
+	}
+	var errs []provgraph.FieldError
+	for k, v := range tags {
+		switch {
+		case !tagKey.MatchString(k):
+			errs = append(errs, provgraph.FieldError{Path: "/tags/" + k, Message: "a tag's name matches ^[A-Za-z0-9._/-]{1,128}$"})
+		case v != nil && len(*v) > 256:
+			errs = append(errs, provgraph.FieldError{Path: "/tags/" + k, Message: "at most 256 characters"})
+		}
+	}
+	if len(tags) > MaxTags {
+		errs = append(errs, provgraph.FieldError{Path: "/tags", Message: fmt.Sprintf("at most %d tags", MaxTags)})
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b provgraph.FieldError) int { return strings.Compare(a.Path, b.Path) })
+		return Run{}, provgraph.InvalidFields("the tags cannot be set", errs)
+	}
+	if len(tags) == 0 {
+		return s.Get(ctx, id, ViewFull)
+	}
+	return s.Store.MergeTags(ctx, id, tags, actor, s.Now().UTC())
 }
 
 // Archive sets or clears the archived flag (orthogonal to state).

@@ -73,6 +73,22 @@ func TestAzureMLOverHTTP(t *testing.T) {
 	if p := user.do("GET", history+"/details", nil).JSON(t)["properties"].(map[string]any); p["extra"] != "x" {
 		t.Fatalf("details after PATCH: %v", p)
 	}
+	// What PATCH set is stored with the run: a fresh server on the same database reads it,
+	// and so does the native API (as the tag it is kept as).
+	m.Close()
+	m2 := mustMain(t, func(c *Config) {
+		c.IDPrefix, c.TokenFile, c.ArtifactDir = m.Config.IDPrefix, m.Config.TokenFile, m.Config.ArtifactDir
+	})
+	user.base, other.base, anon.base = m2.URL, m2.URL, m2.URL
+	if p := user.do("GET", history, nil).JSON(t)["properties"].(map[string]any); p["extra"] != "x" || p["ContentSnapshotId"] != "snap-1" {
+		t.Fatalf("PATCHed properties after a restart: %v", p)
+	}
+	if tags := user.do("GET", "/api/v1/runs/"+native["id"].(string), nil).JSON(t)["tags"].(map[string]any); tags["azureml.property.extra"] != "x" {
+		t.Fatalf("native tags after PATCH: %v", tags)
+	}
+	if r := user.do("PATCH", history, `{"properties": {"bad key": "x"}}`); r.Status != 400 || r.JSON(t)["error"].(map[string]any)["code"] != "ValidationError" {
+		t.Fatalf("PATCH of a property no tag can keep: %d %s", r.Status, r.Body)
+	}
 
 	// startrun: the project zip is kept content-addressed and served back to the executor.
 	var project bytes.Buffer
@@ -95,6 +111,20 @@ func TestAzureMLOverHTTP(t *testing.T) {
 	sum := sha256.Sum256(project.Bytes())
 	if got.Status != 200 || !bytes.Equal(got.Body, project.Bytes()) || got.Header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` {
 		t.Fatalf("project.zip: %d %q", got.Status, got.Header.Get("ETag"))
+	}
+	// The project is an entity the run used from its submit on, before any executor holds it.
+	id2 := user.do("GET", "/api/v1/runs?tag=azureml.run_id:"+run2, nil).JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	doc := user.do("GET", "/api/v1/prov/"+id2+"?format=provjson", nil).JSON(t)
+	var usedProject bool
+	for _, u := range doc["used"].(map[string]any) {
+		u := u.(map[string]any)
+		ent, _ := doc["entity"].(map[string]any)[u["prov:entity"].(string)].(map[string]any)
+		if u["prov:activity"] == "id:"+id2 && ent != nil && ent["prov:label"] == "azureml/project.zip" {
+			usedProject = true
+		}
+	}
+	if !usedProject {
+		t.Fatalf("the project is not used in the run's PROV: %v", doc)
 	}
 
 	// runs:query, newest first; a filter it cannot honour is refused.

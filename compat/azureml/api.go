@@ -35,10 +35,12 @@ import (
 
 // Runs is what the adapter needs of the tracked-run service (runs.Runs).
 type Runs interface {
-	Create(ctx context.Context, raw []byte, actor registry.Actor, idemKey string) (runs.Run, error)
+	CreateWith(ctx context.Context, raw []byte, actor registry.Actor, idemKey string, contents []runs.Content) (runs.Run, error)
 	List(ctx context.Context, params map[string][]string) (runs.RunPage, error)
+	Get(ctx context.Context, id, view string) (runs.Run, error)
 	Do(ctx context.Context, id string, op runs.Op, actor registry.Actor, admin bool, reason string, outputs []runs.RunInput) (runs.Run, error)
 	Artifacts(ctx context.Context, runID string) ([]runs.Artifact, error)
+	MergeTags(ctx context.Context, id string, tags map[string]*string, actor registry.Actor) (runs.Run, error)
 }
 
 // Blobs keeps content by its SHA-256 (runs.Blobs): a startrun's project zip.
@@ -128,7 +130,7 @@ type api struct {
 	Config
 	study registry.Kind
 	snaps snapshots
-	props overlay
+	ids   aliases
 	mu    sync.Mutex // one study per experiment name
 	seen  map[string]studyEntry
 }
@@ -375,7 +377,11 @@ func (a *api) submit(r *http.Request, s Submit) (runs.Run, error) {
 	if err != nil {
 		return runs.Run{}, err
 	}
-	return a.Runs.Create(r.Context(), spec, caller.Actor(), "azureml:"+s.RunID)
+	run, err := a.Runs.CreateWith(r.Context(), spec, caller.Actor(), "azureml:"+s.RunID, s.Contents())
+	if err == nil {
+		a.ids.put(s.RunID, run)
+	}
+	return run, err
 }
 
 // studyTTL is how long an experiment's study is remembered.
@@ -454,18 +460,64 @@ func lookup(runID, view string) map[string][]string {
 }
 
 // find resolves the client's run id in an experiment, named or by its id (its study's),
-// in the native full view.
+// in the native full view: by the provgraph id it is known to alias, else by the native list.
 func (a *api) find(ctx context.Context, experiment, runID string) (runs.Run, error) {
+	if id, ok := a.ids.get(runID, experiment); ok {
+		run, err := a.Runs.Get(ctx, id, runs.ViewFull)
+		if provgraph.ErrorCode(err) != provgraph.NotFound {
+			return run, err
+		}
+		a.ids.drop(runID) // purged or deleted: ask the list, which says so
+	}
 	page, err := a.Runs.List(ctx, lookup(runID, runs.ViewFull))
 	if err != nil {
 		return runs.Run{}, err
 	}
 	for _, run := range page.Runs {
 		if (run.Tags[TagExperiment] == experiment || run.StudyID == experiment) && foreign(run).RunID == runID {
+			a.ids.put(runID, run)
 			return run, nil
 		}
 	}
 	return runs.Run{}, provgraph.Errorf(provgraph.NotFound, "run %s not found in experiment %s", runID, experiment)
+}
+
+// aliases remembers which provgraph run a client's run id is, with its experiment and
+// study: the alias never changes once the run exists, so a hit saves the native list
+// (a run purged since is found missing by the read that follows). Bounded.
+type aliases struct {
+	mu sync.Mutex
+	m  map[string]alias
+}
+
+type alias struct{ id, experiment, study string }
+
+const maxAliases = 65536
+
+func (c *aliases) put(runID string, run runs.Run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxAliases {
+		c.m = map[string]alias{}
+	}
+	c.m[runID] = alias{id: run.ID, experiment: run.Tags[TagExperiment], study: run.StudyID}
+}
+
+// get is the run runID aliases if it is of experiment (named or by its study's id).
+func (c *aliases) get(runID, experiment string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	al, ok := c.m[runID]
+	if !ok || (al.experiment != experiment && al.study != experiment) {
+		return "", false
+	}
+	return al.id, true
+}
+
+func (c *aliases) drop(runID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, runID)
 }
 
 func (a *api) resolve(w http.ResponseWriter, r *http.Request) (runs.Run, bool) {
@@ -502,9 +554,7 @@ func (a *api) details(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := ToDetails(run)
-	d.Properties = a.properties(run)
-	writeJSON(w, r, http.StatusOK, d)
+	writeJSON(w, r, http.StatusOK, ToDetails(run))
 }
 
 func (a *api) patch(w http.ResponseWriter, r *http.Request) {
@@ -541,14 +591,36 @@ func (a *api) patch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	merged, changed := MergeProperties(a.properties(run), in.Properties)
-	if len(changed) > 0 {
-		a.props.set(run.ID, merged)
+	tags, err := PropertyTags(ToRunDto(run, "").Properties, in.Properties)
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	if len(tags) > 0 {
+		if run, err = a.Runs.MergeTags(r.Context(), run.ID, tags, compat.Caller(r).Actor()); err != nil {
+			Fail(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, r, http.StatusOK, a.dto(r, run))
 }
 
 func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	if id, ok := a.ids.get(v["runId"], v["exp"]); ok {
+		// A known alias: cancel it straight away, reading the run only when the cancel
+		// conflicts (to tell a run already canceling from one that ended otherwise).
+		p := compat.Caller(r)
+		_, err := a.Runs.Do(r.Context(), id, runs.OpCancel, p.Actor(), p.Role.Allows(auth.Admin), "canceled through Azure ML", nil)
+		if err == nil {
+			writeJSON(w, r, http.StatusOK, map[string]string{"runId": v["runId"]})
+			return
+		}
+		if c := provgraph.ErrorCode(err); c != provgraph.Conflict && c != provgraph.NotFound {
+			Fail(w, r, err)
+			return
+		}
+	}
 	run, ok := a.resolve(w, r)
 	if !ok {
 		return
@@ -682,27 +754,15 @@ func (a *api) contentInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, map[string]any{"value": value, "continuationToken": nil})
 }
 
-// Fail answers an error as Azure's services do: an ErrorResponse with Azure's error code.
+// Fail answers an error as Azure's services do: an ErrorResponse with Azure's error code,
+// the status, headers and safe message chosen by compat.Resolve as for every adapter.
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
-	var e *provgraph.Error
-	if !errors.As(err, &e) {
-		e = provgraph.Wrap(provgraph.Internal, err, "internal error")
-	}
-	status, body := ToError(e)
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		zerolog.Ctx(r.Context()).Error().Err(err).Str("api", "azureml").Msg("internal error")
-		body.Error.Message = "internal error"
-	case status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "1")
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provgraph"`)
-	}
+	f := compat.Resolve(w, r, err, "azureml")
+	_, body := ToError(f.Error)
+	body.Error.Message = f.Message
 	body.Time = time.Now().UTC().Format(time.RFC3339)
 	body.Correlation = map[string]string{}
-	writeJSON(w, r, status, body)
+	writeJSON(w, r, f.Status, body)
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
@@ -738,47 +798,7 @@ func (a *api) project(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "project.zip", run.CreatedAt, f)
 }
 
-// overlay holds the properties PATCH set after a submit, by run: a run's spec is
-// immutable once stored, so what the SDK sets after submitting (the ContentSnapshotId of a
-// zip submit) lives here, for as long as the server runs, bounded to maxOverlay runs.
-type overlay struct {
-	mu sync.Mutex
-	m  map[string]map[string]string
-}
-
-const maxOverlay = 16384
-
-func (o *overlay) set(id string, props map[string]string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil || len(o.m) >= maxOverlay {
-		o.m = map[string]map[string]string{}
-	}
-	o.m[id] = props
-}
-
-func (o *overlay) get(id string) (map[string]string, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	p, ok := o.m[id]
-	return p, ok
-}
-
-// properties are a run's: those of its submit, and what PATCH merged in since.
-func (a *api) properties(run runs.Run) map[string]string {
-	if p, ok := a.props.get(run.ID); ok {
-		out := make(map[string]string, len(p))
-		for k, v := range p {
-			out[k] = v
-		}
-		return out
-	}
-	return ToRunDto(run, "").Properties
-}
-
 // dto is a run as its RunDto, with its properties.
 func (a *api) dto(r *http.Request, run runs.Run) RunDto {
-	d := ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
-	d.Properties = a.properties(run)
-	return d
+	return ToRunDto(run, cancelBase(r, run.Tags[TagExperiment]))
 }

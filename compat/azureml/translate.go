@@ -41,6 +41,28 @@ const (
 	maxPropValue  = 8192
 )
 
+// TagProperty prefixes the native tag a property PATCHed after a submit is kept as: the
+// run service stores it with the run, so it outlives the server.
+const TagProperty = "azureml.property."
+
+// propertyKey is a property name that fits a native tag's name after TagProperty.
+var propertyKey = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,111}$`)
+
+// PropertyTags are the native tags that keep a PATCH's properties: those it changes
+// (MergeProperties), each checked to fit a tag.
+func PropertyTags(have map[string]string, patch map[string]*string) (map[string]*string, error) {
+	merged, changed := MergeProperties(have, patch)
+	tags := make(map[string]*string, len(changed))
+	for _, k := range changed {
+		v := merged[k]
+		if !propertyKey.MatchString(k) || len(v) > 256 {
+			return nil, invalid("properties."+k, "provgraph keeps a property PATCHed after a submit as a tag: a name of at most 111 of [A-Za-z0-9._/-], a value of at most 256 bytes")
+		}
+		tags[TagProperty+k] = &v
+	}
+	return tags, nil
+}
+
 // Definition is what a submit carries (definition.json or the snapshotrun body), read
 // with its keys in any case: the SDK writes PascalCase, the REST reference camelCase.
 type Definition struct {
@@ -188,6 +210,26 @@ type Foreign struct {
 	Properties map[string]string `json:"properties,omitempty"`
 	Project    *Blob             `json:"project,omitempty"`
 	Snapshot   *Blob             `json:"snapshot,omitempty"`
+}
+
+// Names of the entities a run uses: the project zip of a startrun and the snapshot
+// manifest it was submitted from.
+const (
+	ProjectName  = "azureml/project.zip"
+	SnapshotName = "azureml/snapshot.json"
+)
+
+// Contents are the files a submit carried, for the run service to record as entities
+// the run used: its project zip and its snapshot's manifest, as stored.
+func (s Submit) Contents() []runs.Content {
+	var out []runs.Content
+	if s.Project != nil {
+		out = append(out, runs.Content{Name: ProjectName, Role: "project", SHA256: s.Project.SHA256, Size: s.Project.Size, MediaType: "application/zip"})
+	}
+	if s.Snapshot != nil {
+		out = append(out, runs.Content{Name: SnapshotName, Role: "snapshot", SHA256: s.Snapshot.SHA256, Size: s.Snapshot.Size, MediaType: "application/json"})
+	}
+	return out
 }
 
 // CheckNames checks a submit's run id and experiment name.
@@ -345,6 +387,11 @@ func ToRunDto(r runs.Run, cancelBase string) RunDto {
 	props := map[string]string{}
 	for k, v := range f.Properties {
 		props[k] = v
+	}
+	for k, v := range r.Tags {
+		if p, ok := strings.CutPrefix(k, TagProperty); ok {
+			props[p] = v
+		}
 	}
 	d := RunDto{
 		RunID: id, RunUUID: r.ID, RootRunID: id, RunNumber: RunNumber(r), ExperimentID: r.StudyID,

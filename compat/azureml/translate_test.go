@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,4 +287,73 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("top %d", q.Top)
 		}
 	})
+}
+
+func TestPropertyTagsKeepsWhatChangesAsTags(t *testing.T) {
+	got, err := PropertyTags(map[string]string{"ContentSnapshotId": "s1"}, map[string]*string{"ContentSnapshotId": ptr("s1"), "azureml.git.commit": ptr("abc"), "gone": nil})
+	if err != nil || len(got) != 1 || got[TagProperty+"azureml.git.commit"] == nil || *got[TagProperty+"azureml.git.commit"] != "abc" {
+		t.Fatalf("tags %v %v", got, err)
+	}
+	for _, bad := range []map[string]*string{{"a key": ptr("x")}, {strings.Repeat("k", 112): ptr("x")}, {"k": ptr(strings.Repeat("v", 257))}} {
+		if _, err := PropertyTags(nil, bad); provgraph.ErrorCode(err) != provgraph.Invalid {
+			t.Fatalf("%v: %v", bad, err)
+		}
+	}
+}
+
+func TestSubmitContentsAreItsProjectAndSnapshot(t *testing.T) {
+	if c := (Submit{}).Contents(); len(c) != 0 {
+		t.Fatalf("a bare submit uses %v", c)
+	}
+	s := Submit{Project: &Blob{SHA256: "p", Size: 3}, Snapshot: &Blob{SHA256: "s", Size: 2}}
+	want := []runs.Content{
+		{Name: ProjectName, Role: "project", SHA256: "p", Size: 3, MediaType: "application/zip"},
+		{Name: SnapshotName, Role: "snapshot", SHA256: "s", Size: 2, MediaType: "application/json"},
+	}
+	if got := s.Contents(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("contents %+v", got)
+	}
+}
+
+func TestFailAnswersAzureErrorsThroughResolve(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+		msg    string
+		header string
+	}{
+		{provgraph.InvalidFields("bad", []provgraph.FieldError{{Path: "/name", Message: "required"}}), 400, "ValidationError", "bad", ""},
+		{provgraph.Errorf(provgraph.Unavailable, "neo4j is starting"), 503, "TransientError", "neo4j is starting", "Retry-After"},
+		{provgraph.Errorf(provgraph.Unauthorized, "no token"), 401, "UserError", "no token", "WWW-Authenticate"},
+		{errors.New("secret detail"), 500, "ServiceError", "internal error", ""},
+	} {
+		w := httptest.NewRecorder()
+		Fail(w, httptest.NewRequest("GET", "/", nil), c.err)
+		var body ErrorResponse
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != c.status || body.Error.Code != c.code || body.Error.Message != c.msg ||
+			body.Time == "" {
+			t.Fatalf("%v: %d %s", c.err, w.Code, w.Body)
+		}
+		if c.header != "" && w.Header().Get(c.header) == "" {
+			t.Fatalf("%v: no %s", c.err, c.header)
+		}
+	}
+}
+
+func TestAliasesResolveOnlyInTheirExperiment(t *testing.T) {
+	var c aliases
+	c.put("e_1_0a1b2c3d", runs.Run{ID: "local/01J", StudyID: "local/01S", Tags: map[string]string{TagExperiment: "e"}})
+	for _, exp := range []string{"e", "local/01S"} {
+		if id, ok := c.get("e_1_0a1b2c3d", exp); !ok || id != "local/01J" {
+			t.Fatalf("in %s: %q %v", exp, id, ok)
+		}
+	}
+	if _, ok := c.get("e_1_0a1b2c3d", "other"); ok {
+		t.Fatal("resolved in another experiment")
+	}
+	c.drop("e_1_0a1b2c3d")
+	if _, ok := c.get("e_1_0a1b2c3d", "e"); ok {
+		t.Fatal("resolved after drop")
+	}
 }

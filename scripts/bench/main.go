@@ -106,6 +106,7 @@ func sections() []section {
 		{"kfp", "a run's create → get → terminate through the KFP API against create → get → cancel natively, interleaved pairs", (*bench).kfpSection},
 		{"tes", "GA4GH TES create → get → cancel against the same operations on the native routes, interleaved pairs", (*bench).tesSection},
 		{"flowserv", "flowserv start_run → get_run → cancel_run against create → get → cancel on the native routes, interleaved pairs", (*bench).flowservSection},
+		{"azureml", "Azure ML snapshotrun → get → cancel against create → get → cancel on the native routes, interleaved pairs", (*bench).azuremlSection},
 		{"provena", "Provena register → fetch job against native register → get of the same model runs, interleaved pairs", (*bench).provenaSection},
 	}
 }
@@ -358,7 +359,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (op
 	fs.StringVar(&bconc, "batch-c", "1,8", "concurrencies of the batch phases")
 	fs.IntVar(&o.batchInFlight, "batch-inflight", 1000, "skip batch phases with more records than this in flight (size × concurrency)")
 	fs.IntVar(&o.datasets, "datasets", 256, "datasets in the fixture (each run uses 4 in a row of the pool)")
-	fs.StringVar(&secs, "sections", "raw,api,pairs,batch,lifecycle,kfp,tes,flowserv,provena", "sections to run, in their fixed order")
+	fs.StringVar(&secs, "sections", "raw,api,pairs,batch,lifecycle,kfp,tes,flowserv,azureml,provena", "sections to run, in their fixed order")
 	fs.IntVar(&o.pairs, "pairs", 7, "interleaved raw/API pairs in the pairs section")
 	fs.IntVar(&o.pairsC, "pairs-c", 8, "concurrency of the pairs section")
 	fs.StringVar(&lconc, "lifecycle-c", "8", "concurrencies of the lifecycle phases (raw and API)")

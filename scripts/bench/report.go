@@ -164,6 +164,7 @@ func (rep report) Markdown() string {
 	rep.kfpTarget(p)
 	rep.tesTargets(p)
 	rep.flowservTarget(p)
+	rep.azuremlTarget(p)
 	p("| server peak RSS (VmHWM) | < %d MiB | %.1f MiB | %s |\n", targetServerPeak>>20, float64(rep.Memory.Peak)/(1<<20), verdict(rep.Memory.Peak < targetServerPeak))
 	p("%s\n", endMark)
 	return b.String()

@@ -116,6 +116,12 @@ def prov_id(run_id):
     return "id:" + run_id
 
 
+def used_labels(doc, run_id):
+    """The labels of the entities the run used, in its PROV-JSON."""
+    return sorted(doc["entity"][u["prov:entity"]]["prov:label"] for u in doc.get("used", {}).values()
+                  if u["prov:activity"] == prov_id(run_id) and u["prov:entity"] in doc.get("entity", {}))
+
+
 def wait_status(run, want, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -157,6 +163,8 @@ def test_snapshot_submit_read_run_and_found_natively_and_in_prov(ws, server, pro
     az = n["spec"]["foreign"]["azureml"]
     assert az["run_id"] == run.id and az["definition"]["Configuration"]["script"] == "train.py"
     assert az["snapshot"]["sha256"], "the snapshot's manifest is kept content-addressed"
+    # ... and is an entity the run used, from its submit on.
+    assert "azureml/snapshot.json" in used_labels(prov(server, n["id"]), n["id"])
     status, study = native(server, "GET", f"/api/v1/studies/{n['study_id']}", role="reader")
     assert status == 200 and study["record"]["title"] == name("snap-exp")
     assert exp.id == n["study_id"]
@@ -189,6 +197,8 @@ def test_zip_submit_keeps_the_project_and_the_executor_stores_it(ws, server, pro
     assert run.get_status() == "Queued" and run.get_properties()["ContentSnapshotId"]
     n = native_run(server, run.id)
     kept = n["spec"]["foreign"]["azureml"]["project"]
+    # The project is an entity the run used as soon as it is submitted (still Queued).
+    assert "azureml/project.zip" in used_labels(prov(server, n["id"]), n["id"])
     # The executor fetches the project zip provgraph kept, content-addressed, and stores it
     # as the run's artifact once it holds the run.
     status, body = native(server, "GET", f"/execution/v1.0{WS}/experiments/{name('zip-exp')}/runId/{run.id}/project.zip", role="reader")
@@ -203,6 +213,7 @@ def test_zip_submit_keeps_the_project_and_the_executor_stores_it(ws, server, pro
     doc = prov(server, n["id"])
     gen = [g["prov:entity"] for g in doc["wasGeneratedBy"].values() if g["prov:activity"] == prov_id(n["id"])]
     assert prov_id(art["id"]) in gen and doc["entity"][prov_id(art["id"])]["prov:label"] == "azureml/project.zip"
+    assert "azureml/project.zip" in used_labels(doc, n["id"])
 
 
 def test_cancel_queued_and_running_runs(ws, server, project):
