@@ -192,7 +192,7 @@ func newServer(db *graph.DB, authn auth.Authenticator, ids *registry.IDs, log ze
 		srv.Foreign = append(srv.Foreign, kfp.API(kfp.Config{Runs: tracked, Studies: srv.Registry, Key: func() []byte { return tracked.Tokens.Key }, Version: version}))
 		srv.Foreign = append(srv.Foreign, tes.API(tracked, tes.Info{Version: version, OrganizationURL: cfg.BaseIRI}), ica.API(tracked))
 		srv.Foreign = append(srv.Foreign, flowserv.API(flowserv.Config{Runs: tracked, Records: srv.Registry, Auth: authn}))
-		srv.Foreign = append(srv.Foreign, azureml.API(azureml.Config{Runs: tracked, Blobs: tracked.Blobs, Studies: srv.Registry}))
+		srv.Foreign = append(srv.Foreign, azureml.API(azureml.Config{Runs: tracked, Blobs: tracked.Blobs, Studies: srv.Registry, Snapshots: &graph.AzureSnapshots{DB: db}}))
 		mrs := &graph.ModelRuns{DB: db, BaseIRI: cfg.BaseIRI, Cache: cache}
 		modelRuns := &runs.ModelRuns{Store: mrs, Templates: mrs, Schemas: sch, IDs: ids, Now: time.Now}
 		srv.ModelRuns, srv.CSVRuns = modelRuns, modelRuns

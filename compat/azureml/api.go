@@ -49,6 +49,13 @@ type Blobs interface {
 	Open(sum string) (io.ReadSeekCloser, error)
 }
 
+// Snapshots keeps, durably, which manifest (a blob in Blobs) each snapshot id names, so a
+// run submitted from a snapshot made before a restart still uses it (graph.AzureSnapshots).
+type Snapshots interface {
+	PutSnapshot(ctx context.Context, id, sum string, size int64) error
+	Snapshot(ctx context.Context, id string) (sum string, size int64, ok bool, err error)
+}
+
 // Studies is what the adapter needs of the registry: experiments are studies.
 type Studies interface {
 	Create(ctx context.Context, k registry.Kind, raw []byte, actor registry.Actor, idemKey string) (registry.Record, error)
@@ -60,6 +67,8 @@ type Config struct {
 	Runs    Runs
 	Blobs   Blobs
 	Studies Studies
+	// Snapshots is required: the in-memory index is only its cache.
+	Snapshots Snapshots
 	// MaxProject bounds a startrun's project zip; 256 MiB when 0.
 	MaxProject int64
 }
@@ -87,6 +96,9 @@ const (
 func API(c Config) compat.API {
 	if c.MaxProject <= 0 {
 		c.MaxProject = 256 << 20
+	}
+	if c.Snapshots == nil {
+		panic("azureml: Config.Snapshots is required")
 	}
 	study, ok := registry.KindByName("study")
 	if !ok {
@@ -369,7 +381,11 @@ func (a *api) submit(r *http.Request, s Submit) (runs.Run, error) {
 	}
 	s.StudyID = study.ID
 	if s.Def.SnapshotID != "" {
-		if b, ok := a.snaps.get(s.Def.SnapshotID); ok {
+		b, ok, err := a.snapshot(r.Context(), s.Def.SnapshotID)
+		if err != nil {
+			return runs.Run{}, err
+		}
+		if ok {
 			s.Snapshot = &b
 		}
 	}

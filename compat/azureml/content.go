@@ -2,6 +2,7 @@ package azureml
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,8 +26,8 @@ import (
 
 var snapshotIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
-// snapshots remembers the manifests created since the server started, by snapshot id,
-// for the runs submitted from them. Bounded: past maxSnapshots the oldest half goes.
+// snapshots caches the manifests of snapshot ids (kept durably in Config.Snapshots) for
+// the runs submitted from them. Bounded: past maxSnapshots the oldest half goes.
 type snapshots struct {
 	mu    sync.Mutex
 	m     map[string]Blob
@@ -107,6 +108,25 @@ func (a *api) createSnapshot(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, provgraph.Wrap(provgraph.Internal, err, "the snapshot could not be kept"))
 		return
 	}
+	if err := a.Snapshots.PutSnapshot(r.Context(), id, sum, size); err != nil {
+		Fail(w, r, err)
+		return
+	}
 	a.snaps.put(id, Blob{SHA256: sum, Size: size, Name: "snapshot.json"})
 	writeJSON(w, r, http.StatusOK, map[string]any{"id": id, "parentSnapshotId": nil})
+}
+
+// snapshot finds a snapshot's manifest: in the cache, else in the durable index (a
+// snapshot made before this server started); ok is false for an id never created.
+func (a *api) snapshot(ctx context.Context, id string) (Blob, bool, error) {
+	if b, ok := a.snaps.get(id); ok {
+		return b, true, nil
+	}
+	sum, size, ok, err := a.Snapshots.Snapshot(ctx, id)
+	if err != nil || !ok {
+		return Blob{}, false, err
+	}
+	b := Blob{SHA256: sum, Size: size, Name: "snapshot.json"}
+	a.snaps.put(id, b)
+	return b, true, nil
 }
