@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"provgraph/scripts/internal/apiclient"
 )
@@ -18,14 +17,8 @@ import (
 // parameters and tag; get in view basic; :cancel with the reason). Interleaved pairs, as
 // the kfp and tes sections.
 
-const (
-	flowservPairs       = 3
-	flowservPhase       = 3 * time.Second
-	targetFlowservShare = 0.80 // flowserv cycles/s over native cycles/s
-	flowservSection     = "flowserv"
-	flowservNativeLabel = "native create→get→cancel, pair %d"
-	flowservWireLabel   = "flowserv start→get→cancel, pair %d"
-)
+var flowservVersus = versus{section: "flowserv", native: "native create→get→cancel, pair %d", wire: "flowserv start→get→cancel, pair %d",
+	target: 0.80, row: "flowserv start→get→cancel / native create→get→cancel"}
 
 func (b *bench) flowservSection(ctx context.Context) ([]result, error) {
 	path := "/flowserv/api/v1/workflows/" + b.f.Workflow + "/groups"
@@ -34,9 +27,7 @@ func (b *bench) flowservSection(ctx context.Context) ([]result, error) {
 		return nil, err
 	}
 	if r.Status == http.StatusNotFound && !strings.Contains(string(r.Body), `"message"`) {
-		why := "the server has no flowserv API"
-		fmt.Fprintf(b.log, "   skipped: %s\n", why)
-		return []result{{Section: flowservSection, Label: "flowserv", Skipped: why}}, nil
+		return b.skipped(flowservVersus, "flowserv"), nil
 	}
 	var group struct {
 		ID string `json:"id"`
@@ -49,27 +40,7 @@ func (b *bench) flowservSection(ctx context.Context) ([]result, error) {
 	if _, err := wire(ctx, b.seq.next()); err != nil {
 		return nil, fmt.Errorf("one flowserv cycle: %w", err)
 	}
-	if b.opt.warmup > 0 {
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, native)
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, wire)
-	}
-	d := min(b.opt.duration, flowservPhase)
-	var out []result
-	for i := 1; i <= flowservPairs; i++ {
-		n := func() result {
-			return b.measureOne(ctx, flowservSection, fmt.Sprintf(flowservNativeLabel, i), 1, b.opt.pairsC, d, native)
-		}
-		w := func() result {
-			return b.measureOne(ctx, flowservSection, fmt.Sprintf(flowservWireLabel, i), 1, b.opt.pairsC, d, wire)
-		}
-		if i%2 == 1 {
-			out = append(out, n(), w())
-		} else {
-			x := w()
-			out = append(out, n(), x)
-		}
-	}
-	return out, nil
+	return b.pairs(ctx, flowservVersus, native, wire), nil
 }
 
 func flowservNative(c *apiclient.Client, group, workflow string) op {
@@ -123,29 +94,4 @@ func flowservCycle(c *apiclient.Client, token, group string) op {
 		}
 		return 1, nil
 	}
-}
-
-// flowservTarget is the section's line of the targets table.
-func (rep report) flowservTarget(p func(string, ...any)) {
-	var shares []float64
-	var each []string
-	for i := 1; ; i++ {
-		n, ok1 := rep.find(flowservSection, rep.Options.pairsC, 1, fmt.Sprintf(flowservNativeLabel, i))
-		w, ok2 := rep.find(flowservSection, rep.Options.pairsC, 1, fmt.Sprintf(flowservWireLabel, i))
-		if !ok1 || !ok2 || n.Rate() == 0 {
-			break
-		}
-		shares = append(shares, w.Rate()/n.Rate())
-		each = append(each, fmt.Sprintf("%.0f%% (%.1f / %.1f)", w.Rate()/n.Rate()*100, w.Rate(), n.Rate()))
-	}
-	if len(shares) == 0 {
-		return
-	}
-	med := median(shares)
-	verdict := "met"
-	if med < targetFlowservShare {
-		verdict = "**missed**"
-	}
-	p("| flowserv start→get→cancel / native create→get→cancel, c=%d, median of %d interleaved pairs | ≥ %.0f%% | %.0f%% (pairs: %s cycles/s) | %s |\n",
-		rep.Options.pairsC, len(shares), targetFlowservShare*100, med*100, strings.Join(each, ", "), verdict)
 }

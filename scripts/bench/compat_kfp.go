@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"provgraph/scripts/internal/apiclient"
 )
@@ -19,13 +17,10 @@ import (
 // interleaved pairs (native first, then KFP first, …) so that drift moves both alike.
 // One record is one cycle.
 
+var kfpVersus = versus{section: "kfp", native: "native create→get→cancel, pair %d", wire: "KFP create→get→terminate, pair %d",
+	target: 0.80, row: "KFP create→get→terminate / native create→get→cancel"}
+
 const (
-	kfpPairs         = 3
-	kfpPhase         = 3 * time.Second
-	targetKFPShare   = 0.80 // KFP cycles/s / native cycles/s
-	kfpSectionName   = "kfp"
-	kfpNativeLabel   = "native create→get→cancel, pair %d"
-	kfpWireLabel     = "KFP create→get→terminate, pair %d"
 	kfpBenchManifest = `{"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"generateName":"bench-"},"spec":{"entrypoint":"main","templates":[{"name":"main","container":{"image":"busybox","command":["true"]}}]}}`
 )
 
@@ -35,9 +30,7 @@ func (b *bench) kfpSection(ctx context.Context) ([]result, error) {
 		return nil, err
 	}
 	if r.Status == http.StatusNotFound {
-		why := "the server has no KFP API"
-		fmt.Fprintf(b.log, "   skipped: %s\n", why)
-		return []result{{Section: kfpSectionName, Label: "KFP", Skipped: why}}, nil
+		return b.skipped(kfpVersus, "KFP"), nil
 	}
 	var exp struct {
 		ID string `json:"id"`
@@ -45,27 +38,7 @@ func (b *bench) kfpSection(ctx context.Context) ([]result, error) {
 	if r.Status != http.StatusOK || r.JSON(&exp) != nil || exp.ID == "" {
 		return nil, &apiclient.APIError{Method: "POST", Path: "/apis/v1beta1/experiments", Status: r.Status, Body: string(r.Body)}
 	}
-	native, wire := nativeCycle(b.api, exp.ID), kfpCycle(b.api, exp.ID)
-	if b.opt.warmup > 0 {
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, native)
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, wire)
-	}
-	var out []result
-	for i := 1; i <= kfpPairs; i++ {
-		n := func() result {
-			return b.measureOne(ctx, kfpSectionName, fmt.Sprintf(kfpNativeLabel, i), 1, b.opt.pairsC, kfpPhase, native)
-		}
-		k := func() result {
-			return b.measureOne(ctx, kfpSectionName, fmt.Sprintf(kfpWireLabel, i), 1, b.opt.pairsC, kfpPhase, wire)
-		}
-		if i%2 == 1 {
-			out = append(out, n(), k())
-		} else {
-			kr := k()
-			out = append(out, n(), kr)
-		}
-	}
-	return out, nil
+	return b.pairs(ctx, kfpVersus, nativeCycle(b.api, exp.ID), kfpCycle(b.api, exp.ID)), nil
 }
 
 func expect(r apiclient.Response, err error, method, path string, want int) error {
@@ -127,36 +100,4 @@ func kfpCycle(c *apiclient.Client, experiment string) op {
 		r, err = c.Do(ctx, "POST", path+"/terminate", nil, "Content-Type", "application/json")
 		return 1, expect(r, err, "POST", path+"/terminate", http.StatusOK)
 	}
-}
-
-// kfpShares are the KFP/native rate ratios of the pairs measured.
-func (rep report) kfpShares() []float64 {
-	var out []float64
-	for i := 1; ; i++ {
-		n, ok1 := rep.find(kfpSectionName, rep.Options.pairsC, 1, fmt.Sprintf(kfpNativeLabel, i))
-		k, ok2 := rep.find(kfpSectionName, rep.Options.pairsC, 1, fmt.Sprintf(kfpWireLabel, i))
-		if !ok1 || !ok2 || n.Rate() == 0 {
-			return out
-		}
-		out = append(out, k.Rate()/n.Rate())
-	}
-}
-
-// kfpTarget is the section's line of the targets table.
-func (rep report) kfpTarget(p func(string, ...any)) {
-	shares := rep.kfpShares()
-	if len(shares) == 0 {
-		return
-	}
-	var each []string
-	for _, x := range shares {
-		each = append(each, fmt.Sprintf("%.0f%%", x*100))
-	}
-	med := median(shares)
-	verdict := "met"
-	if med < targetKFPShare {
-		verdict = "**missed**"
-	}
-	p("| KFP create→get→terminate / native create→get→cancel, c=%d, median of %d interleaved pairs | ≥ %.0f%% | %.0f%% (pairs: %s) | %s |\n",
-		rep.Options.pairsC, len(shares), targetKFPShare*100, med*100, strings.Join(each, ", "), verdict)
 }

@@ -18,13 +18,8 @@ import (
 // record and PROV-JSON), or POST /api/v1/model-runs then GET /api/v1/model-runs/{id}.
 // Both sides register the fixture's runs at the same concurrency, in interleaved pairs.
 
-const (
-	provenaPairs       = 3
-	provenaPhase       = 3 * time.Second
-	provenaSectionName = "provena"
-	provenaNativeLabel = "native register→get, pair %d"
-	provenaWireLabel   = "Provena register→fetch job, pair %d"
-)
+var provenaVersus = versus{section: "provena", native: "native register→get, pair %d", wire: "Provena register→fetch job, pair %d",
+	row: "Provena register→fetch job / native register→get"} // no target: measured only
 
 func (b *bench) provenaSection(ctx context.Context) ([]result, error) {
 	r, err := b.api.Do(ctx, "GET", "/", nil)
@@ -32,26 +27,9 @@ func (b *bench) provenaSection(ctx context.Context) ([]result, error) {
 		return nil, err
 	}
 	if r.Status != http.StatusOK {
-		why := "the server has no Provena API"
-		fmt.Fprintf(b.log, "   skipped: %s\n", why)
-		return []result{{Section: provenaSectionName, Label: "Provena", Skipped: why}}, nil
+		return b.skipped(provenaVersus, "Provena"), nil
 	}
-	native, wire := nativeRegister(b.api, b.f), provenaRegister(b.api, b.f)
-	if b.opt.warmup > 0 {
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, native)
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, wire)
-	}
-	var out []result
-	for i := 1; i <= provenaPairs; i++ {
-		n := b.measureOne(ctx, provenaSectionName, fmt.Sprintf(provenaNativeLabel, i), 1, b.opt.pairsC, provenaPhase, native)
-		w := b.measureOne(ctx, provenaSectionName, fmt.Sprintf(provenaWireLabel, i), 1, b.opt.pairsC, provenaPhase, wire)
-		if i%2 == 0 {
-			out = append(out, w, n)
-		} else {
-			out = append(out, n, w)
-		}
-	}
-	return out, nil
+	return b.pairs(ctx, provenaVersus, nativeRegister(b.api, b.f), provenaRegister(b.api, b.f)), nil
 }
 
 func nativeRegister(c *apiclient.Client, f fixture.Fixture) op {

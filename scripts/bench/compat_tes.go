@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"provgraph/scripts/internal/apiclient"
 )
@@ -18,11 +17,8 @@ import (
 // both sides of each ratio share the machine's state; the report gives each pair's ratio
 // and their median.
 
-const (
-	tesPairs      = 3
-	tesMaxPhase   = 3 * time.Second
-	targetTESRate = 0.80 // TES cycles/s over native cycles/s
-)
+var tesVersus = versus{section: "tes", native: "native create→get→cancel, pair %d", wire: "TES create→get→cancel, pair %d",
+	target: 0.80, row: "TES create→get→cancel cycles/s / native"}
 
 func tesTask(tag string, i int) map[string]any {
 	return map[string]any{
@@ -81,55 +77,5 @@ func (b *bench) tesSection(ctx context.Context) ([]result, error) {
 	if _, err := wire(ctx, b.seq.next()); err != nil {
 		return nil, fmt.Errorf("one TES cycle: %w", err)
 	}
-	d := min(b.opt.duration, tesMaxPhase)
-	if b.opt.warmup > 0 {
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, native)
-		drive(ctx, phase{Concurrency: b.opt.pairsC, Duration: b.opt.warmup / 2}, &b.seq, wire)
-	}
-	var out []result
-	for i := 1; i <= tesPairs; i++ {
-		n := func() result {
-			return b.measureOne(ctx, "tes", fmt.Sprintf("native create→get→cancel, pair %d", i), 1, b.opt.pairsC, d, native)
-		}
-		t := func() result {
-			return b.measureOne(ctx, "tes", fmt.Sprintf("TES create→get→cancel, pair %d", i), 1, b.opt.pairsC, d, wire)
-		}
-		if i%2 == 1 {
-			out = append(out, n(), t())
-		} else {
-			x := t()
-			out = append(out, n(), x)
-		}
-	}
-	return out, nil
-}
-
-// tesTargets is the section's row of the targets table.
-func (rep report) tesTargets(p func(string, ...any)) {
-	var shares []float64
-	var each []string
-	var c int
-	for _, r := range rep.Results {
-		if r.Section != "tes" || !strings.HasPrefix(r.Label, "TES ") || r.Skipped != "" {
-			continue
-		}
-		pair := strings.TrimPrefix(r.Label, "TES create→get→cancel, ")
-		n, ok := rep.find("tes", r.Concurrency, 1, "native create→get→cancel, "+pair)
-		if !ok || n.Rate() == 0 {
-			continue
-		}
-		c = r.Concurrency
-		shares = append(shares, r.Rate()/n.Rate())
-		each = append(each, fmt.Sprintf("%.0f%% (%.1f / %.1f)", r.Rate()/n.Rate()*100, r.Rate(), n.Rate()))
-	}
-	if len(shares) == 0 {
-		return
-	}
-	med := median(shares)
-	verdict := "met"
-	if med < targetTESRate {
-		verdict = "**missed**"
-	}
-	p("| TES create→get→cancel cycles/s / native, c=%d, median of %d interleaved pairs | ≥ %.0f%% | %.0f%% (pairs: %s cycles/s) | %s |\n",
-		c, len(shares), targetTESRate*100, med*100, strings.Join(each, ", "), verdict)
+	return b.pairs(ctx, tesVersus, native, wire), nil
 }

@@ -161,10 +161,9 @@ func (rep report) Markdown() string {
 			p("| lifecycle API rate / raw rate, c=%d | (none) | %.0f%% (%.1f / %.1f lifecycles/s) | |\n", c, share*100, api.Rate(), raw.Rate())
 		}
 	}
-	rep.kfpTarget(p)
-	rep.tesTargets(p)
-	rep.flowservTarget(p)
-	rep.azuremlTarget(p)
+	for _, v := range []versus{kfpVersus, tesVersus, flowservVersus, azuremlVersus} {
+		rep.versusTarget(p, v)
+	}
 	p("| server peak RSS (VmHWM) | < %d MiB | %.1f MiB | %s |\n", targetServerPeak>>20, float64(rep.Memory.Peak)/(1<<20), verdict(rep.Memory.Peak < targetServerPeak))
 	p("%s\n", endMark)
 	return b.String()
