@@ -308,14 +308,7 @@ func foreign(r runs.Run) Foreign {
 // Status is a run's state as Azure ML names it.
 func Status(s runs.State) string { return system.Out[s] }
 
-var system = func() runs.System {
-	for _, s := range runs.Systems() {
-		if s.Name == "Azure ML execution API" {
-			return s
-		}
-	}
-	panic("runs.Systems has no Azure ML execution API")
-}()
+var system = runs.SystemNamed("Azure ML execution API")
 
 // RunDto is a run as the run-history service answers it. runNumber is a JSON integer
 // and rootRunId is always there: the SDK raises KeyError without them.
